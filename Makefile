@@ -1,0 +1,81 @@
+# sluice: the two commands a user needs are `make run` and `make test`.
+# Everything else here is what those two are made of.
+
+BUILD    ?= build
+SANITIZE ?= 0
+CC       ?= cc
+PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto
+
+CFLAGS_BASE = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+              -g -Isrc $(shell pkg-config --cflags $(PKGS))
+LDLIBS      = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+ifeq ($(SANITIZE),1)
+  CFLAGS  = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=undefined
+  LDFLAGS = -fsanitize=address,undefined
+else
+  CFLAGS  = $(CFLAGS_BASE) -O2
+  LDFLAGS =
+endif
+
+SRCS      := $(shell find src -name '*.c' | sort)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+PYTHON    ?= /usr/bin/python3
+
+.PHONY: all run test check unit api asan deps format clean lint
+
+all: $(BUILD)/sluice
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libsluice.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sluice: $(BUILD)/obj/main.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/obj/main.d
+
+# Installs missing Debian packages, builds, serves on the embedded defaults.
+run: deps
+	$(MAKE) all
+	./$(BUILD)/sluice serve
+
+# Installs missing Debian packages, then runs every suite in a plain and a sanitizer build.
+test: deps
+	$(MAKE) lint
+	$(MAKE) check BUILD=build
+	$(MAKE) check BUILD=build-asan SANITIZE=1
+
+deps:
+	@scripts/install-deps.sh
+
+check: unit api
+
+unit: $(BUILD)/sluice $(TEST_BINS)
+	@scripts/run-unit-tests.sh $(BUILD)
+
+api: $(BUILD)/sluice
+	SLUICE_BIN=$(abspath $(BUILD)/sluice) $(PYTHON) -m pytest -q tests/api
+
+asan:
+	$(MAKE) check BUILD=build-asan SANITIZE=1
+
+lint:
+	@scripts/lint.sh
+
+format:
+	clang-format -i $(shell find src tests/unit -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,78 @@
+#include "core/service.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * Removes upload temporaries left by processes that died mid-upload. Their names carry the
+ * owner's pid ("up-<pid>-..."), so files of a live process sharing the folder are kept.
+ */
+static void clean_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        if (strncmp(e->d_name, "up-", 3) != 0)
+            continue;
+        long pid = strtol(e->d_name + 3, &end, 10);
+        if (*end != '-' || pid <= 0 || pid == getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its owner is alive */
+        char path[PATH_MAX];
+        if (sl_path_join(path, sizeof path, dir, e->d_name) == 0 && unlink(path) == 0)
+            sl_info("removed leftover upload file %s", e->d_name);
+    }
+    closedir(d);
+}
+
+int sl_service_open(const struct sl_config *cfg, struct sl_service **out, struct sl_error *err)
+{
+    struct sl_service *svc = calloc(1, sizeof *svc);
+    int rc;
+
+    *out = NULL;
+    if (!svc)
+        return SL_ENOMEM;
+    svc->cfg = cfg;
+    sl_processors_init(&svc->procs);
+    if (sl_path_join(svc->tmp_dir, sizeof svc->tmp_dir, cfg->data_dir, "tmp")) {
+        rc = sl_err_set(err, SL_ECONFIG, "SLUICE_DATA_DIR is too long");
+        goto out;
+    }
+    if ((rc = sl_mkdirs(svc->tmp_dir)) != 0) {
+        rc = sl_err_set(err, rc, "SLUICE_DATA_DIR: cannot create '%.200s': %s", svc->tmp_dir,
+                        strerror(errno));
+        goto out;
+    }
+    clean_tmp(svc->tmp_dir);
+    if ((rc = sl_store_open(cfg->database_url, &svc->store, err)) != 0 ||
+        (rc = sl_blob_open(cfg->blob_url, &svc->blob, err)) != 0 ||
+        (rc = sl_runner_new(cfg, svc->store, svc->blob, &svc->procs, &svc->runner)) != 0)
+        goto out;
+    *out = svc;
+out:
+    if (rc)
+        sl_service_close(svc);
+    return rc;
+}
+
+void sl_service_close(struct sl_service *svc)
+{
+    if (!svc)
+        return;
+    sl_runner_free(svc->runner);
+    sl_blob_close(svc->blob);
+    sl_store_close(svc->store);
+    free(svc);
+}

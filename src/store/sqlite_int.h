@@ -1,0 +1,39 @@
+/*
+ * sqlite_int: what the SQLite backend's files share, and nothing outside src/store/sqlite*
+ * may include. sqlite.c holds the connection, the schema and the job lifecycle; sqlite_report.c
+ * the read-only reporting queries (queue status, statistics).
+ */
+#ifndef SL_STORE_SQLITE_INT_H
+#define SL_STORE_SQLITE_INT_H
+
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+struct sqlite_store {
+    struct sl_store base; /* first: the interface */
+    sqlite3 *db;
+    pthread_mutex_t lock; /* guards db: every operation holds it from start to end */
+};
+
+/* Records sqlite's last error message for `what` in err; returns SL_ESTORE. */
+int sq_db_fail(struct sqlite_store *ss, struct sl_error *err, const char *what);
+int sq_exec(struct sqlite_store *ss, const char *sql, struct sl_error *err);
+int sq_prepare(struct sqlite_store *ss, const char *sql, sqlite3_stmt **st, struct sl_error *err);
+/* Binds v as text, or NULL when v is NULL. */
+void sq_bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Rolls back the open transaction, if any. */
+void sq_rollback(struct sqlite_store *ss);
+char *sq_col_strdup(sqlite3_stmt *st, int i);
+void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap);
+/* A nullable time column: 0 for NULL. */
+int64_t sq_col_time(sqlite3_stmt *st, int i);
+
+int sq_queue_status(struct sl_store *s, const char *tenant, int64_t now,
+                    struct sl_queue_status *out, struct sl_error *err);
+int sq_stats(struct sl_store *s, int days, const char *tenant, int64_t now, struct sl_stats *out,
+             struct sl_error *err);
+int sq_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *err);
+
+#endif

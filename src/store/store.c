@@ -1,0 +1,138 @@
+#include "store/store.h"
+#include "store/sqlite.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int sl_store_open(const char *url, struct sl_store **out, struct sl_error *err)
+{
+    *out = NULL;
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return sl_store_sqlite_open(url + 7, out, err);
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return sl_err_set(err, SL_ECONFIG,
+                          "DATABASE_URL: the PostgreSQL store is not part of this build yet");
+    return sl_err_set(err, SL_ECONFIG, "DATABASE_URL: unknown scheme in '%.64s'", url);
+}
+
+void sl_store_close(struct sl_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+int sl_store_migrate(struct sl_store *s, struct sl_error *err)
+{
+    return s->ops->migrate(s, err);
+}
+
+int sl_store_insert_jobs(struct sl_store *s, const struct sl_job *jobs, size_t n,
+                         struct sl_error *err)
+{
+    return s->ops->insert_jobs(s, jobs, n, err);
+}
+
+int sl_store_release_expired(struct sl_store *s, int64_t now, int *rescued, struct sl_error *err)
+{
+    return s->ops->release_expired(s, now, rescued, err);
+}
+
+int sl_store_claim(struct sl_store *s, int64_t now, int limit, int64_t lease_ms,
+                   struct sl_job **jobs, size_t *n, struct sl_error *err)
+{
+    return s->ops->claim(s, now, limit, lease_ms, jobs, n, err);
+}
+
+int sl_store_heartbeat(struct sl_store *s, const char *id, int64_t fence, int64_t lease_until,
+                       struct sl_error *err)
+{
+    return s->ops->heartbeat(s, id, fence, lease_until, err);
+}
+
+int sl_store_complete(struct sl_store *s, const char *id, int64_t fence, int64_t now,
+                      int64_t processing_ms, const char *result, struct sl_error *err)
+{
+    return s->ops->complete(s, id, fence, now, processing_ms, result, err);
+}
+
+int sl_store_fail(struct sl_store *s, const char *id, int64_t fence, int64_t now,
+                  int64_t processing_ms, const char *message, int64_t retry_at,
+                  enum sl_job_status *became, struct sl_error *err)
+{
+    return s->ops->fail(s, id, fence, now, processing_ms, message, retry_at, became, err);
+}
+
+int sl_store_release(struct sl_store *s, const char *id, int64_t fence, struct sl_error *err)
+{
+    return s->ops->release(s, id, fence, err);
+}
+
+int sl_store_get_job(struct sl_store *s, const char *id, struct sl_job *out, struct sl_error *err)
+{
+    return s->ops->get_job(s, id, out, err);
+}
+
+int sl_store_list_jobs(struct sl_store *s, const struct sl_job_filter *f, struct sl_job **jobs,
+                       size_t *n, char next_cursor[SL_CURSOR_MAX], struct sl_error *err)
+{
+    return s->ops->list_jobs(s, f, jobs, n, next_cursor, err);
+}
+
+int sl_store_retry_job(struct sl_store *s, const char *id, int64_t now, struct sl_job *out,
+                       struct sl_error *err)
+{
+    return s->ops->retry_job(s, id, now, out, err);
+}
+
+int sl_store_cancel_job(struct sl_store *s, const char *id, struct sl_job *out,
+                        struct sl_error *err)
+{
+    return s->ops->cancel_job(s, id, out, err);
+}
+
+int sl_store_queue_status(struct sl_store *s, const char *tenant, int64_t now,
+                          struct sl_queue_status *out, struct sl_error *err)
+{
+    return s->ops->queue_status(s, tenant, now, out, err);
+}
+
+int sl_store_stats(struct sl_store *s, int days, const char *tenant, int64_t now,
+                   struct sl_stats *out, struct sl_error *err)
+{
+    return s->ops->stats(s, days, tenant, now, out, err);
+}
+
+int sl_store_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *err)
+{
+    return s->ops->count_due(s, now, n, err);
+}
+
+int sl_store_ping(struct sl_store *s, struct sl_error *err)
+{
+    return s->ops->ping(s, err);
+}
+
+static void brief_fini(struct sl_job_brief *b)
+{
+    free(b->file_name);
+    free(b->type);
+    b->file_name = b->type = NULL;
+}
+
+void sl_queue_status_fini(struct sl_queue_status *q)
+{
+    brief_fini(&q->next_job);
+    for (size_t i = 0; i < q->processing_count; i++)
+        brief_fini(&q->processing[i]);
+    free(q->processing);
+    memset(q, 0, sizeof *q);
+}
+
+void sl_stats_fini(struct sl_stats *st)
+{
+    for (size_t i = 0; i < st->type_count; i++)
+        free(st->types[i].type);
+    free(st->types);
+    free(st->daily);
+    memset(st, 0, sizeof *st);
+}

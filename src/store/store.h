@@ -1,0 +1,165 @@
+/*
+ * store: the job store interface. Every backend (SQLite now, PostgreSQL later) is a const
+ * struct sl_store_ops placed first in its own struct; callers use the sl_store_* wrappers only.
+ *
+ * Semantics every backend keeps (the contract suite in tests/ checks them):
+ * - insert_jobs stores all n jobs in one transaction, or none.
+ * - claim takes up to `limit` pending jobs with due_at <= now, fair share across tenants
+ *   (round-robin in the order of each tenant's oldest due job) and FIFO by created_at within a
+ *   tenant, and marks them processing with lease_until = now + lease_ms and a new fencing token
+ *   (job.fence). Two claimers, in one process or several, never get the same job.
+ * - complete, fail, heartbeat and release apply only while the job is still processing under
+ *   the caller's fence; otherwise they change nothing and return SL_EFENCED.
+ * - fail counts the attempt: below max_attempts the job is pending again, due at retry_at;
+ *   at max_attempts it is failed.
+ * - release_expired turns every processing job whose lease ended before now into a failed
+ *   attempt (pending again, due now, or failed at max_attempts) and reports how many.
+ *
+ * Ownership: jobs returned through struct sl_job ** are arrays the caller frees with
+ * sl_jobs_free; single jobs are filled into caller memory and released with sl_job_fini.
+ * On failure outputs are zeroed and nothing is allocated.
+ * Thread rules: a store may be used from any number of threads at once.
+ */
+#ifndef SL_STORE_H
+#define SL_STORE_H
+
+#include "core/job.h"
+#include "util/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_CURSOR_MAX           64
+#define SL_QUEUE_PROCESSING_MAX 50 /* processing jobs listed by the queue status */
+
+struct sl_job_filter {
+    const char *status; /* NULL: any */
+    const char *type;   /* NULL: any */
+    const char *tenant; /* NULL: any */
+    const char *cursor; /* NULL: from the newest */
+    int limit;          /* 1..200 */
+};
+
+struct sl_job_brief {
+    char id[SL_UUID_MAX];
+    char *file_name;
+    char *type;
+    int64_t created_at;
+    int64_t started_at;
+};
+
+struct sl_queue_status {
+    int64_t counts[SL_JOB_STATUS_COUNT];
+    int64_t total;
+    int64_t oldest_pending_at; /* 0 when none is pending */
+    int has_next;
+    struct sl_job_brief next_job;
+    struct sl_job_brief *processing; /* up to SL_QUEUE_PROCESSING_MAX, oldest start first */
+    size_t processing_count;
+};
+
+struct sl_type_counts {
+    char *type;
+    int64_t counts[SL_JOB_STATUS_COUNT];
+    int64_t total;
+};
+
+struct sl_day_counts {
+    int64_t day; /* days since the epoch, UTC */
+    int64_t created;
+    int64_t completed;
+    int64_t failed;
+};
+
+struct sl_stats {
+    int days;
+    int64_t since; /* ms */
+    int64_t total;
+    int64_t counts[SL_JOB_STATUS_COUNT];
+    struct sl_type_counts *types;
+    size_t type_count;
+    double avg_processing_ms;  /* < 0 when no job completed */
+    int64_t p50_processing_ms; /* < 0 when no job completed */
+    int64_t p95_processing_ms;
+    double avg_wait_ms;          /* created to started, over started jobs; < 0 when none */
+    struct sl_day_counts *daily; /* one per day from since's date to now's, oldest first */
+    size_t day_count;
+};
+
+struct sl_store;
+
+struct sl_store_ops {
+    const char *name;
+    int (*migrate)(struct sl_store *s, struct sl_error *err);
+    int (*insert_jobs)(struct sl_store *s, const struct sl_job *jobs, size_t n,
+                       struct sl_error *err);
+    int (*release_expired)(struct sl_store *s, int64_t now, int *rescued, struct sl_error *err);
+    int (*claim)(struct sl_store *s, int64_t now, int limit, int64_t lease_ms, struct sl_job **jobs,
+                 size_t *n, struct sl_error *err);
+    int (*heartbeat)(struct sl_store *s, const char *id, int64_t fence, int64_t lease_until,
+                     struct sl_error *err);
+    int (*complete)(struct sl_store *s, const char *id, int64_t fence, int64_t now,
+                    int64_t processing_ms, const char *result, struct sl_error *err);
+    int (*fail)(struct sl_store *s, const char *id, int64_t fence, int64_t now,
+                int64_t processing_ms, const char *message, int64_t retry_at,
+                enum sl_job_status *became, struct sl_error *err);
+    int (*release)(struct sl_store *s, const char *id, int64_t fence, struct sl_error *err);
+    int (*get_job)(struct sl_store *s, const char *id, struct sl_job *out, struct sl_error *err);
+    int (*list_jobs)(struct sl_store *s, const struct sl_job_filter *f, struct sl_job **jobs,
+                     size_t *n, char next_cursor[SL_CURSOR_MAX], struct sl_error *err);
+    int (*retry_job)(struct sl_store *s, const char *id, int64_t now, struct sl_job *out,
+                     struct sl_error *err);
+    int (*cancel_job)(struct sl_store *s, const char *id, struct sl_job *out, struct sl_error *err);
+    int (*queue_status)(struct sl_store *s, const char *tenant, int64_t now,
+                        struct sl_queue_status *out, struct sl_error *err);
+    int (*stats)(struct sl_store *s, int days, const char *tenant, int64_t now,
+                 struct sl_stats *out, struct sl_error *err);
+    int (*count_due)(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *err);
+    int (*ping)(struct sl_store *s, struct sl_error *err);
+    void (*close)(struct sl_store *s);
+};
+
+struct sl_store {
+    const struct sl_store_ops *ops;
+};
+
+/*
+ * Opens the store that url names ("sqlite:PATH"; "postgres://..." once that backend exists)
+ * and brings its schema up to date. Returns 0 and *out, or an SL_E* code with err filled.
+ */
+int sl_store_open(const char *url, struct sl_store **out, struct sl_error *err);
+void sl_store_close(struct sl_store *s);
+
+/* Thin wrappers: see the ops above for each one's contract. */
+int sl_store_migrate(struct sl_store *s, struct sl_error *err);
+int sl_store_insert_jobs(struct sl_store *s, const struct sl_job *jobs, size_t n,
+                         struct sl_error *err);
+int sl_store_release_expired(struct sl_store *s, int64_t now, int *rescued, struct sl_error *err);
+int sl_store_claim(struct sl_store *s, int64_t now, int limit, int64_t lease_ms,
+                   struct sl_job **jobs, size_t *n, struct sl_error *err);
+int sl_store_heartbeat(struct sl_store *s, const char *id, int64_t fence, int64_t lease_until,
+                       struct sl_error *err);
+int sl_store_complete(struct sl_store *s, const char *id, int64_t fence, int64_t now,
+                      int64_t processing_ms, const char *result, struct sl_error *err);
+int sl_store_fail(struct sl_store *s, const char *id, int64_t fence, int64_t now,
+                  int64_t processing_ms, const char *message, int64_t retry_at,
+                  enum sl_job_status *became, struct sl_error *err);
+int sl_store_release(struct sl_store *s, const char *id, int64_t fence, struct sl_error *err);
+int sl_store_get_job(struct sl_store *s, const char *id, struct sl_job *out, struct sl_error *err);
+int sl_store_list_jobs(struct sl_store *s, const struct sl_job_filter *f, struct sl_job **jobs,
+                       size_t *n, char next_cursor[SL_CURSOR_MAX], struct sl_error *err);
+int sl_store_retry_job(struct sl_store *s, const char *id, int64_t now, struct sl_job *out,
+                       struct sl_error *err);
+int sl_store_cancel_job(struct sl_store *s, const char *id, struct sl_job *out,
+                        struct sl_error *err);
+int sl_store_queue_status(struct sl_store *s, const char *tenant, int64_t now,
+                          struct sl_queue_status *out, struct sl_error *err);
+int sl_store_stats(struct sl_store *s, int days, const char *tenant, int64_t now,
+                   struct sl_stats *out, struct sl_error *err);
+int sl_store_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *err);
+int sl_store_ping(struct sl_store *s, struct sl_error *err);
+
+void sl_queue_status_fini(struct sl_queue_status *q);
+void sl_stats_fini(struct sl_stats *st);
+
+#endif

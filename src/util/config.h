@@ -1,0 +1,43 @@
+/*
+ * config: every setting of sluice, read once at start-up and validated.
+ *
+ * Sources, first found wins: the process environment, then `.env.local`, then `.env` in the
+ * working directory (as the contract says). Each value is checked; a bad one is an SL_ECONFIG
+ * error whose message names the variable and the text at fault. The struct owns its strings;
+ * release them with sl_config_fini. Read-only after loading, so threads may share it.
+ */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include "util/err.h"
+
+#include <stdint.h>
+
+struct sl_config {
+    char *host;
+    int port;
+    char *cron_secret;             /* NULL when unset: then only loopback callers may run a batch */
+    char *data_dir;                /* SLUICE_DATA_DIR */
+    char *database_url;            /* sqlite:PATH or postgres://... */
+    char *blob_url;                /* file:PATH or s3://bucket[/prefix] */
+    int batch_size;                /* jobs per batch, 1..100 */
+    int max_attempts;              /* attempts before failed, 1..100 */
+    int64_t max_upload_bytes;      /* per file */
+    int max_files;                 /* file parts per upload request */
+    int job_timeout_s;             /* per job; also the lease length */
+    int64_t retry_base_ms;         /* first backoff step */
+    int64_t retry_max_ms;          /* backoff cap */
+    int shutdown_grace_s;          /* how long a running job may finish on SIGTERM */
+    int continuous;                /* SLUICE_WORKER=continuous */
+    int64_t test_process_delay_ms; /* fault seam for crash tests: each job sleeps this long */
+};
+
+/*
+ * Fills cfg from the environment and the dotenv files in dir (NULL: the working directory).
+ * Returns 0, or SL_ECONFIG/SL_EIO/SL_ENOMEM with err naming the variable or file.
+ */
+int sl_config_load(struct sl_config *cfg, const char *dir, struct sl_error *err);
+
+void sl_config_fini(struct sl_config *cfg);
+
+#endif
