@@ -29,7 +29,7 @@ static int list_filter(struct sl_req *r, struct sl_job_filter *f, struct sl_erro
     f->status = sl_req_query(r, "status");
     f->type = sl_req_query(r, "type");
     f->tenant = sl_req_query(r, "tenant");
-    f->cursor = sl_req_query(r, "cursor");
+    const char *cursor = sl_req_query(r, "cursor");
     if (f->status && sl_job_status_parse(f->status, &st))
         return sl_err_set(err, SL_EINVALID,
                           "status must be pending, processing, completed or failed");
@@ -37,7 +37,7 @@ static int list_filter(struct sl_req *r, struct sl_job_filter *f, struct sl_erro
         return sl_err_set(err, SL_EINVALID, "type is not a valid type name");
     if (f->tenant && !sl_job_name_valid(f->tenant, SL_TENANT_MAX))
         return sl_err_set(err, SL_EINVALID, "tenant is not a valid tenant name");
-    if (f->cursor && *f->cursor && !sl_uuid_valid(f->cursor))
+    if (cursor && *cursor && sl_cursor_parse(cursor, f))
         return sl_err_set(err, SL_EINVALID, "cursor is not one this service gave out");
     return 0;
 }

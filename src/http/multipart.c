@@ -115,7 +115,8 @@ static const char *param_value(const char *p, char *out, size_t cap)
     size_t o = 0;
     if (*p == '"') {
         for (p++; *p && *p != '"'; p++) {
-            if (*p == '\\' && p[1])
+            /* Only \" and \\ are escapes: browsers send Windows paths' backslashes raw. */
+            if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
                 p++;
             if (o + 1 < cap)
                 out[o++] = *p;
@@ -221,23 +222,61 @@ static int step_headers(struct sl_multipart *mp, struct sl_error *err)
     return 1;
 }
 
+/*
+ * What follows a delimiter found in a body: 1 when it really ends the part ("--", or optional
+ * blanks then CRLF), 0 when it is only data that looks like one, -1 when more bytes are needed.
+ */
+static int delimiter_ends_part(const char *p, size_t avail)
+{
+    size_t i = 0;
+    while (i < avail && i < 64 && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    if (i == 64)
+        return 0;
+    if (avail - i < 2)
+        return (avail - i == 0 || p[i] == '-' || p[i] == '\r') ? -1 : 0;
+    if (i == 0 && p[0] == '-' && p[1] == '-')
+        return 1;
+    return p[i] == '\r' && p[i + 1] == '\n';
+}
+
+/* Finds the next delimiter that really ends the part; *wait set when more bytes are needed. */
+static char *find_end(struct sl_multipart *mp, int *wait)
+{
+    size_t from = 0;
+    *wait = 0;
+    for (;;) {
+        char *hit = memmem(mp->buf + from, mp->len - from, mp->delim, mp->delim_len);
+        if (!hit)
+            return NULL;
+        char *after = hit + mp->delim_len;
+        int verdict = delimiter_ends_part(after, (size_t)(mp->buf + mp->len - after));
+        if (verdict != 0) {
+            *wait = verdict < 0;
+            return hit;
+        }
+        from = (size_t)(hit - mp->buf) + 1; /* look-alike bytes are data */
+    }
+}
+
 /* Body state: hands out data up to the next delimiter. Returns 1 to go on. */
 static int step_body(struct sl_multipart *mp)
 {
-    char *hit = memmem(mp->buf, mp->len, mp->delim, mp->delim_len);
+    int wait;
+    char *hit = find_end(mp, &wait);
     size_t out = hit ? (size_t)(hit - mp->buf)
                      : (mp->len >= mp->delim_len ? mp->len - (mp->delim_len - 1) : 0);
-    int rc = 0;
+    int rc = 0, ended = hit && !wait;
     if (out > 0)
         rc = mp->cb->part_data(mp->ctx, mp->buf, out);
-    if (rc == 0 && hit)
+    if (rc == 0 && ended)
         rc = mp->cb->part_end(mp->ctx);
     if (rc) {
         mp->state = ST_FAILED;
         return mp->rc = rc;
     }
-    consume(mp, hit ? out + mp->delim_len : out);
-    if (!hit)
+    consume(mp, ended ? out + mp->delim_len : out);
+    if (!ended)
         return 0;
     mp->state = ST_AFTER_DELIM;
     return 1;

@@ -62,6 +62,15 @@ void sq_bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+/* Binds a duration, NULL when unknown (negative). */
+static void bind_ms(sqlite3_stmt *st, int i, int64_t ms)
+{
+    if (ms >= 0)
+        sqlite3_bind_int64(st, i, ms);
+    else
+        sqlite3_bind_null(st, i);
+}
+
 /* Steps a statement that returns no row; SQLITE_DONE is success. */
 static int step_done(struct sqlite_store *ss, sqlite3_stmt *st, struct sl_error *err)
 {
@@ -387,7 +396,7 @@ static int sq_complete(struct sl_store *s, const char *id, int64_t fence, int64_
         sq_bind_text(st, 1, id);
         sqlite3_bind_int64(st, 2, fence);
         sqlite3_bind_int64(st, 3, now);
-        sqlite3_bind_int64(st, 4, processing_ms);
+        bind_ms(st, 4, processing_ms);
         sq_bind_text(st, 5, result);
         rc = fenced_update(ss, st, err);
     }
@@ -416,7 +425,7 @@ static int sq_fail(struct sl_store *s, const char *id, int64_t fence, int64_t no
         sq_bind_text(st, 1, id);
         sqlite3_bind_int64(st, 2, fence);
         sqlite3_bind_int64(st, 3, now);
-        sqlite3_bind_int64(st, 4, processing_ms);
+        bind_ms(st, 4, processing_ms);
         sq_bind_text(st, 5, message);
         sqlite3_bind_int64(st, 6, retry_at);
         int r = sqlite3_step(st);
@@ -501,18 +510,22 @@ static int sq_list_jobs(struct sl_store *s, const struct sl_job_filter *f, struc
     rc = sq_prepare(ss,
                     "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR status = ?1)"
                     " AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR tenant = ?3)"
-                    " AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5",
+                    " AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?6))"
+                 " ORDER BY created_at DESC, id DESC LIMIT ?5",
                     &st, err);
     if (rc)
         goto out;
     sq_bind_text(st, 1, f->status);
     sq_bind_text(st, 2, f->type);
     sq_bind_text(st, 3, f->tenant);
-    sq_bind_text(st, 4, f->cursor && *f->cursor ? f->cursor : NULL);
+    if (f->cursor_id[0]) {
+        sqlite3_bind_int64(st, 4, f->cursor_created_at);
+        sq_bind_text(st, 6, f->cursor_id);
+    }
     sqlite3_bind_int(st, 5, f->limit + 1); /* one more tells whether a next page exists */
     while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == (size_t)f->limit) {
-            snprintf(next_cursor, SL_CURSOR_MAX, "%s", (*jobs)[*n - 1].id);
+            sl_cursor_format((*jobs)[*n - 1].created_at, (*jobs)[*n - 1].id, next_cursor);
             break;
         }
         rc = push_job(st, jobs, n, &cap);

@@ -9,7 +9,7 @@
 static const char *const sl_sqlite_migrations[] = {
     /* 1: jobs, per-tenant status counters kept by triggers, and the indexes that serve
      * the claim (pending by tenant and age), the rescue (processing by lease), listing
-     * (status, id) and the stats (created_at). Counters make queue counts O(tenants),
+     * (status, created_at) and the stats (created_at). Counters make queue counts O(tenants),
      * whatever the number of finished jobs. */
     "CREATE TABLE jobs ("
     "  id TEXT PRIMARY KEY,"
@@ -36,8 +36,8 @@ static const char *const sl_sqlite_migrations[] = {
     "CREATE INDEX jobs_pending_tenant ON jobs(tenant, created_at, id) WHERE status = 'pending';"
     "CREATE INDEX jobs_pending_fifo ON jobs(created_at, id) WHERE status = 'pending';"
     "CREATE INDEX jobs_lease ON jobs(lease_until) WHERE status = 'processing';"
-    "CREATE INDEX jobs_status_id ON jobs(status, id);"
-    "CREATE INDEX jobs_created ON jobs(created_at);"
+    "CREATE INDEX jobs_status_created ON jobs(status, created_at, id);"
+    "CREATE INDEX jobs_created ON jobs(created_at, id);"
     "CREATE TABLE job_counts ("
     "  tenant TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,"
     "  PRIMARY KEY (tenant, status)) WITHOUT ROWID;"

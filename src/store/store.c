@@ -1,6 +1,8 @@
 #include "store/store.h"
 #include "store/sqlite.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +112,23 @@ int sl_store_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_er
 int sl_store_ping(struct sl_store *s, struct sl_error *err)
 {
     return s->ops->ping(s, err);
+}
+
+void sl_cursor_format(int64_t created_at, const char *id, char out[SL_CURSOR_MAX])
+{
+    snprintf(out, SL_CURSOR_MAX, "%lld.%s", (long long)created_at, id);
+}
+
+int sl_cursor_parse(const char *text, struct sl_job_filter *f)
+{
+    char *end;
+    errno = 0;
+    long long ms = strtoll(text, &end, 10);
+    if (errno || end == text || *end != '.' || ms < 0 || !sl_uuid_valid(end + 1))
+        return SL_EINVALID;
+    f->cursor_created_at = ms;
+    snprintf(f->cursor_id, sizeof f->cursor_id, "%s", end + 1);
+    return 0;
 }
 
 static void brief_fini(struct sl_job_brief *b)

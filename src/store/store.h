@@ -36,9 +36,19 @@ struct sl_job_filter {
     const char *status; /* NULL: any */
     const char *type;   /* NULL: any */
     const char *tenant; /* NULL: any */
-    const char *cursor; /* NULL: from the newest */
-    int limit;          /* 1..200 */
+    /* Position after which the page starts (from sl_cursor_parse); cursor_id "" = newest. */
+    int64_t cursor_created_at;
+    char cursor_id[SL_UUID_MAX];
+    int limit; /* 1..200 */
 };
+
+/*
+ * A list cursor is the (created_at, id) of the last job of a page, as "<ms>.<id>": jobs are
+ * listed newest first by created_at, then id, so the next page starts strictly after it.
+ */
+void sl_cursor_format(int64_t created_at, const char *id, char out[SL_CURSOR_MAX]);
+/* Parses a cursor into f; returns 0 or SL_EINVALID. */
+int sl_cursor_parse(const char *text, struct sl_job_filter *f);
 
 struct sl_job_brief {
     char id[SL_UUID_MAX];

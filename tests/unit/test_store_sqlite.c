@@ -57,10 +57,16 @@
             fail_msg("%s is '%s', expected '%s'", #got, got_, want_);                              \
     } while (0)
 
+#define FX_OWNED_MAX 8
+
 struct fx {
     char dir[256];
     char url[300];
     struct sl_store *s;
+    /* job arrays built by the test, released by teardown even when an assertion fails */
+    struct sl_job *owned[FX_OWNED_MAX];
+    size_t owned_n[FX_OWNED_MAX];
+    int n_owned;
 };
 
 static int setup(void **state)
@@ -86,6 +92,8 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     sl_store_close(f->s);
+    for (int i = 0; i < f->n_owned; i++)
+        sl_jobs_free(f->owned[i], f->owned_n[i]);
     free(f);
     return 0;
 }
@@ -123,10 +131,14 @@ static void make_job(struct sl_job *j, const char *tenant, const char *type, con
     j->processing_ms = -1;
 }
 
-static struct sl_job *new_jobs(size_t n)
+/* A zeroed array of n jobs that the fixture owns and releases in teardown. */
+static struct sl_job *new_jobs(struct fx *f, size_t n)
 {
+    assert_true(f->n_owned < FX_OWNED_MAX);
     struct sl_job *jobs = calloc(n, sizeof *jobs);
     assert_non_null(jobs);
+    f->owned[f->n_owned] = jobs;
+    f->owned_n[f->n_owned++] = n;
     return jobs;
 }
 
@@ -157,10 +169,15 @@ static int64_t claim_one(struct fx *f, int64_t now, int64_t lease_ms, const char
 {
     struct sl_job *jobs;
     size_t n = claim(f, now, 1, lease_ms, &jobs);
-    check_i64(n, 1);
-    check_str(jobs[0].id, want_id);
-    int64_t fence = jobs[0].fence;
+    char id[SL_UUID_MAX] = "";
+    int64_t fence = 0;
+    if (n == 1) {
+        memcpy(id, jobs[0].id, SL_UUID_MAX);
+        fence = jobs[0].fence;
+    }
     sl_jobs_free(jobs, n);
+    check_i64(n, 1);
+    check_str(id, want_id);
     assert_true(fence > 0);
     return fence;
 }
@@ -169,10 +186,13 @@ static void claim_none(struct fx *f, int64_t now)
 {
     struct sl_job *jobs;
     size_t n = claim(f, now, 100, LEASE, &jobs);
+    char id[SL_UUID_MAX] = "";
+    if (n > 0)
+        memcpy(id, jobs[0].id, SL_UUID_MAX);
+    sl_jobs_free(jobs, n);
     if (n != 0)
         fail_msg("claim at %lld returned %zu jobs (first %s), expected none", (long long)now, n,
-                 jobs[0].id);
-    sl_jobs_free(jobs, n);
+                 id);
 }
 
 static int rescue(struct fx *f, int64_t now)
@@ -229,9 +249,12 @@ static int index_of(const struct sl_job *jobs, size_t n, const char *id)
     return -1;
 }
 
-/* Checks that got[0..n) are exactly want[order[0]], want[order[1]], ... in that order. */
-static void check_order(const struct sl_job *got, size_t n, const struct sl_job *want,
-                        size_t want_n, const int *order, size_t order_n)
+/*
+ * Checks that got[0..n) are exactly want[order[0]], want[order[1]], ... in that order. On a
+ * mismatch it releases got before failing, so that a failing test leaks nothing.
+ */
+static void check_order(struct sl_job *got, size_t n, const struct sl_job *want, size_t want_n,
+                        const int *order, size_t order_n)
 {
     char gots[512] = "", wants[512] = "";
     size_t gl = 0, wl = 0;
@@ -250,8 +273,10 @@ static void check_order(const struct sl_job *got, size_t n, const struct sl_job 
         if (wl >= sizeof wants)
             wl = sizeof wants - 1;
     }
-    if (!ok)
+    if (!ok) {
+        sl_jobs_free(got, n);
         fail_msg("got jobs [ %s], expected [ %s] (indexes into the inserted jobs)", gots, wants);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -284,7 +309,7 @@ static void check_same_job(const struct sl_job *got, const struct sl_job *want)
 static void test_insert_get_round_trip(void **state)
 {
     struct fx *f = *state;
-    struct sl_job *jobs = new_jobs(3);
+    struct sl_job *jobs = new_jobs(f, 3);
     make_job(&jobs[0], "acme", "csv", "orders.csv", T0 + 1 * SEC);
     make_job(&jobs[1], "other", "json", "O'Brien \"quoted\" r\xc3\xa9sum\xc3\xa9; DROP TABLE.json",
              T0 + 2 * SEC);
@@ -303,13 +328,12 @@ static void test_insert_get_round_trip(void **state)
         check_same_job(&got, &jobs[i]);
         sl_job_fini(&got);
     }
-    sl_jobs_free(jobs, 3);
 }
 
 static void test_get_unknown_is_not_found(void **state)
 {
     struct fx *f = *state;
-    struct sl_job *jobs = new_jobs(1);
+    struct sl_job *jobs = new_jobs(f, 1);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0);
     insert(f, jobs, 1);
 
@@ -326,7 +350,6 @@ static void test_get_unknown_is_not_found(void **state)
     check_str(out.id, "");
     check_i64(out.attempts, 0);
     assert_null(out.tenant);
-    sl_jobs_free(jobs, 1);
 }
 
 /* insert_jobs stores all n jobs in one transaction, or none. */
@@ -334,7 +357,7 @@ static void test_insert_all_or_nothing(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(4);
+    struct sl_job *jobs = new_jobs(f, 4);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0 + 1);
     make_job(&jobs[1], "acme", "csv", "b.csv", T0 + 2);
     make_job(&jobs[2], "acme", "csv", "c.csv", T0 + 3);
@@ -373,7 +396,6 @@ static void test_insert_all_or_nothing(void **state)
     check_rc(sl_store_list_jobs(f->s, &all, &listed, &n, cursor, &err), 0, &err);
     check_i64(n, 2);
     sl_jobs_free(listed, n);
-    sl_jobs_free(jobs, 4);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -385,7 +407,7 @@ static void test_claim_fifo_and_limit(void **state)
     struct fx *f = *state;
     /* inserted out of creation order, so FIFO must come from created_at */
     const int created_rank[7] = {3, 0, 6, 1, 5, 2, 4};
-    struct sl_job *jobs = new_jobs(7);
+    struct sl_job *jobs = new_jobs(f, 7);
     for (int i = 0; i < 7; i++) {
         char name[32];
         snprintf(name, sizeof name, "f%d.csv", created_rank[i]);
@@ -425,13 +447,12 @@ static void test_claim_fifo_and_limit(void **state)
     check_order(got, n, jobs, 7, rest, 2);
     sl_jobs_free(got, n);
     claim_none(f, NOW + 2);
-    sl_jobs_free(jobs, 7);
 }
 
 static void test_claim_fair_share(void **state)
 {
     struct fx *f = *state;
-    struct sl_job *jobs = new_jobs(6); /* B1..B3 (newer), then A1..A3 (older) */
+    struct sl_job *jobs = new_jobs(f, 6); /* B1..B3 (newer), then A1..A3 (older) */
     for (int i = 0; i < 3; i++) {
         char name[32];
         snprintf(name, sizeof name, "b%d.csv", i + 1);
@@ -451,14 +472,13 @@ static void test_claim_fair_share(void **state)
     const int rest[2] = {5, 2}; /* A3, B3 */
     check_order(got, n, jobs, 6, rest, 2);
     sl_jobs_free(got, n);
-    sl_jobs_free(jobs, 6);
 }
 
 /* Round-robin over three tenants in the order of their oldest job; exhausted tenants drop out. */
 static void test_claim_fair_share_three_tenants(void **state)
 {
     struct fx *f = *state;
-    struct sl_job *jobs = new_jobs(6);
+    struct sl_job *jobs = new_jobs(f, 6);
     make_job(&jobs[0], "c", "csv", "c1.csv", T0 + 100);
     make_job(&jobs[1], "c", "csv", "c2.csv", T0 + 5000);
     make_job(&jobs[2], "c", "csv", "c3.csv", T0 + 6000);
@@ -472,14 +492,13 @@ static void test_claim_fair_share_three_tenants(void **state)
     const int order[6] = {0, 3, 5, 1, 4, 2}; /* C1, A1, B1, C2, A2, C3 */
     check_order(got, n, jobs, 6, order, 6);
     sl_jobs_free(got, n);
-    sl_jobs_free(jobs, 6);
 }
 
 static void test_claim_only_due_jobs(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(1);
+    struct sl_job *jobs = new_jobs(f, 1);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0);
     insert(f, jobs, 1);
 
@@ -503,7 +522,6 @@ static void test_claim_only_due_jobs(void **state)
     check_i64(got[0].attempts, 1);
     check_i64(got[0].started_at, retry_at);
     sl_jobs_free(got, n);
-    sl_jobs_free(jobs, 1);
 }
 
 /* Two claimers on the same file, each with its own connection, never share a job. */
@@ -550,7 +568,7 @@ static void test_two_concurrent_claimers(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(N_CONCURRENT);
+    struct sl_job *jobs = new_jobs(f, N_CONCURRENT);
     for (int i = 0; i < N_CONCURRENT; i++) {
         char name[32];
         snprintf(name, sizeof name, "j%d.csv", i);
@@ -608,7 +626,6 @@ static void test_two_concurrent_claimers(void **state)
     free(want);
     free(c[0].ids);
     free(c[1].ids);
-    sl_jobs_free(jobs, N_CONCURRENT);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -619,7 +636,7 @@ static void test_lease_expiry_and_rescue(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(1);
+    struct sl_job *jobs = new_jobs(f, 1);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0);
     insert(f, jobs, 1);
     const char *id = jobs[0].id;
@@ -646,14 +663,13 @@ static void test_lease_expiry_and_rescue(void **state)
     int64_t due = -1;
     check_rc(sl_store_count_due(f->s, t + HOUR, &due, &err), 0, &err);
     check_i64(due, 0);
-    sl_jobs_free(jobs, 1);
 }
 
 /* release_expired rescues only expired leases and reports how many. */
 static void test_rescue_counts_only_expired(void **state)
 {
     struct fx *f = *state;
-    struct sl_job *jobs = new_jobs(3);
+    struct sl_job *jobs = new_jobs(f, 3);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0 + 1);
     make_job(&jobs[1], "acme", "csv", "b.csv", T0 + 2);
     make_job(&jobs[2], "acme", "csv", "c.csv", T0 + 3);
@@ -665,14 +681,13 @@ static void test_rescue_counts_only_expired(void **state)
     check_stored(f, jobs[0].id, SL_JOB_PENDING, 1);
     check_stored(f, jobs[1].id, SL_JOB_PENDING, 1);
     check_stored(f, jobs[2].id, SL_JOB_PROCESSING, 0);
-    sl_jobs_free(jobs, 3);
 }
 
 static void test_fencing(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(2);
+    struct sl_job *jobs = new_jobs(f, 2);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0 + 1);
     make_job(&jobs[1], "acme", "csv", "b.csv", T0 + 2);
     insert(f, jobs, 1);
@@ -746,14 +761,13 @@ static void test_fencing(void **state)
     check_rc(sl_store_complete(f->s, jobs[1].id, fence, t + 600, 1, "{}", &err), SL_EFENCED, &err);
     check_rc(sl_store_release(f->s, jobs[1].id, fence, &err), SL_EFENCED, &err);
     check_stored(f, jobs[1].id, SL_JOB_PENDING, 0);
-    sl_jobs_free(jobs, 2);
 }
 
 static void test_heartbeat_extends_lease(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(1);
+    struct sl_job *jobs = new_jobs(f, 1);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0);
     insert(f, jobs, 1);
     const char *id = jobs[0].id;
@@ -765,13 +779,12 @@ static void test_heartbeat_extends_lease(void **state)
     check_i64(rescue(f, NOW + 4000), 0);
     check_i64(rescue(f, NOW + 5001), 1); /* past the new one */
     check_stored(f, id, SL_JOB_PENDING, 1);
-    sl_jobs_free(jobs, 1);
 }
 
 static void test_fail_below_and_at_max(void **state)
 {
     struct fx *f = *state;
-    struct sl_job *jobs = new_jobs(1);
+    struct sl_job *jobs = new_jobs(f, 1);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0);
     insert(f, jobs, 1);
     const char *id = jobs[0].id;
@@ -807,14 +820,13 @@ static void test_fail_below_and_at_max(void **state)
     check_i64(j.next_attempt_at, 0); /* set only while pending after a failure */
     sl_job_fini(&j);
     claim_none(f, t + HOUR);
-    sl_jobs_free(jobs, 1);
 }
 
 static void test_release_keeps_attempts(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(2);
+    struct sl_job *jobs = new_jobs(f, 2);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0 + 1);
     make_job(&jobs[1], "acme", "csv", "b.csv", T0 + 2);
     insert(f, jobs, 2);
@@ -834,7 +846,6 @@ static void test_release_keeps_attempts(void **state)
     check_rc(sl_store_release(f->s, jobs[1].id, fence, &err), 0, &err);
     check_stored(f, jobs[1].id, SL_JOB_PENDING, 1);
     claim_one(f, NOW + 5, LEASE, jobs[1].id);
-    sl_jobs_free(jobs, 2);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -845,7 +856,7 @@ static void test_retry_job(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(3);
+    struct sl_job *jobs = new_jobs(f, 3);
     make_job(&jobs[0], "acme", "csv", "failing.csv", T0 + 1);
     jobs[0].max_attempts = 1;
     make_job(&jobs[1], "acme", "csv", "done.csv", T0 + 2);
@@ -891,14 +902,13 @@ static void test_retry_job(void **state)
     memset(&out, 0, sizeof out);
     check_rc(sl_store_retry_job(f->s, unknown, NOW + 13, &out, &err), SL_ENOT_FOUND, &err);
     sl_job_fini(&out);
-    sl_jobs_free(jobs, 3);
 }
 
 static void test_cancel_job(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(4);
+    struct sl_job *jobs = new_jobs(f, 4);
     make_job(&jobs[0], "acme", "csv", "running.csv", T0 + 1);
     make_job(&jobs[1], "acme", "csv", "failing.csv", T0 + 2);
     jobs[1].max_attempts = 1;
@@ -944,12 +954,51 @@ static void test_cancel_job(void **state)
     memset(&out, 0, sizeof out);
     check_rc(sl_store_cancel_job(f->s, unknown, &out, &err), SL_ENOT_FOUND, &err);
     sl_job_fini(&out);
-    sl_jobs_free(jobs, 4);
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Listing
  */
+
+/* fl positioned after the page whose next_cursor is cursor ("" or NULL: from the newest). */
+static struct sl_job_filter at_cursor(struct sl_job_filter fl, const char *cursor)
+{
+    if (cursor && *cursor) {
+        int rc = sl_cursor_parse(cursor, &fl);
+        if (rc != 0)
+            fail_msg("cursor '%s' does not parse: %d", cursor, rc);
+    }
+    return fl;
+}
+
+static void test_cursor_text(void **state)
+{
+    (void)state;
+    const char *id = "01a22b64-b993-7abc-8def-0123456789ab";
+    char text[SL_CURSOR_MAX];
+    sl_cursor_format(1796024351123LL, id, text);
+    check_str(text, "1796024351123.01a22b64-b993-7abc-8def-0123456789ab");
+    struct sl_job_filter fl = {.limit = 7};
+    assert_int_equal(sl_cursor_parse(text, &fl), 0);
+    check_i64(fl.cursor_created_at, 1796024351123LL);
+    check_str(fl.cursor_id, id);
+    check_i64(fl.limit, 7);
+
+    const char *bad[] = {"",
+                         "abc",
+                         "1796024351123",
+                         "1796024351123.",
+                         "1796024351123.not-a-uuid",
+                         ".01a22b64-b993-7abc-8def-0123456789ab",
+                         "17x.01a22b64-b993-7abc-8def-0123456789ab",
+                         "1796024351123.01a22b64-b993-7abc-8def-0123456789ab' OR 1=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct sl_job_filter g = {.limit = 1};
+        int rc = sl_cursor_parse(bad[i], &g);
+        if (rc != SL_EINVALID)
+            fail_msg("cursor '%s' parsed with %d, expected SL_EINVALID", bad[i], rc);
+    }
+}
 
 /* Lists with filter fl (one page) and checks the ids against want[order[...]]. */
 static void check_list(struct fx *f, struct sl_job_filter fl, const struct sl_job *want,
@@ -974,7 +1023,7 @@ static struct sl_job *seed_list_jobs(struct fx *f)
     static const char *const spec[7][2] = {{"acme", "csv"}, {"acme", "json"},  {"other", "csv"},
                                            {"acme", "csv"}, {"other", "json"}, {"acme", "csv"},
                                            {"acme", "file"}};
-    struct sl_job *jobs = new_jobs(7);
+    struct sl_job *jobs = new_jobs(f, 7);
     for (int i = 0; i < 7; i++) {
         char name[32];
         snprintf(name, sizeof name, "j%d.%s", i, spec[i][1]);
@@ -1044,7 +1093,6 @@ static void test_list_jobs_order_and_filters(void **state)
     check_i64(got[0].processing_ms, 10);
     check_i64(got[0].created_at, T0);
     sl_jobs_free(got, n);
-    sl_jobs_free(jobs, 7);
 }
 
 static void test_list_jobs_paging(void **state)
@@ -1056,30 +1104,57 @@ static void test_list_jobs_paging(void **state)
     const int page1[3] = {6, 5, 4}, page2[3] = {3, 2, 1}, page3[1] = {0};
     check_list(f, (struct sl_job_filter){.limit = 3}, jobs, 7, page1, 3, cursor);
     assert_true(cursor[0] != '\0');
-    check_list(f, (struct sl_job_filter){.limit = 3, .cursor = cursor}, jobs, 7, page2, 3, next);
+    check_list(f, at_cursor((struct sl_job_filter){.limit = 3}, cursor), jobs, 7, page2, 3, next);
     assert_true(next[0] != '\0');
-    check_list(f, (struct sl_job_filter){.limit = 3, .cursor = next}, jobs, 7, page3, 1, cursor);
+    check_list(f, at_cursor((struct sl_job_filter){.limit = 3}, next), jobs, 7, page3, 1, cursor);
     check_str(cursor, "");
 
     /* paging keeps the filter */
     const int csv1[3] = {5, 3, 2}, csv2[1] = {0};
     check_list(f, (struct sl_job_filter){.type = "csv", .limit = 3}, jobs, 7, csv1, 3, cursor);
     assert_true(cursor[0] != '\0');
-    check_list(f, (struct sl_job_filter){.type = "csv", .limit = 3, .cursor = cursor}, jobs, 7,
+    check_list(f, at_cursor((struct sl_job_filter){.type = "csv", .limit = 3}, cursor), jobs, 7,
                csv2, 1, next);
     check_str(next, "");
 
     /* limit 1 walks every job exactly once */
     const int all[7] = {6, 5, 4, 3, 2, 1, 0};
     for (int i = 0; i < 7; i++) {
-        struct sl_job_filter fl = {.limit = 1, .cursor = i ? cursor : NULL};
+        struct sl_job_filter fl = at_cursor((struct sl_job_filter){.limit = 1}, i ? cursor : NULL);
         check_list(f, fl, jobs, 7, &all[i], 1, next);
         if (i < 6)
             assert_true(next[0] != '\0');
         memcpy(cursor, next, SL_CURSOR_MAX);
     }
     check_str(cursor, "");
-    sl_jobs_free(jobs, 7);
+}
+
+/*
+ * "Newest first" is by created_at, the job's time, even when the ids (opaque strings) sort the
+ * other way, as they do when the clock steps back between two uploads.
+ */
+static void test_list_jobs_newest_by_created_at(void **state)
+{
+    struct fx *f = *state;
+    struct sl_job *jobs = new_jobs(f, 4);
+    /* ids are made in call order, so they increase while created_at decreases */
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "r%d.csv", i);
+        make_job(&jobs[i], "acme", "csv", name, T0 + (4 - i) * SEC);
+    }
+    insert(f, jobs, 4);
+    char cursor[SL_CURSOR_MAX], next[SL_CURSOR_MAX];
+    const int newest_first[4] = {0, 1, 2, 3};
+    check_list(f, (struct sl_job_filter){.limit = 50}, jobs, 4, newest_first, 4, cursor);
+    check_str(cursor, "");
+
+    /* and paging follows the same order */
+    check_list(f, (struct sl_job_filter){.limit = 2}, jobs, 4, newest_first, 2, cursor);
+    assert_true(cursor[0] != '\0');
+    check_list(f, at_cursor((struct sl_job_filter){.limit = 2}, cursor), jobs, 4, newest_first + 2,
+               2, next);
+    check_str(next, "");
 }
 
 /* Jobs of one upload share created_at; paging must still cover each exactly once. */
@@ -1088,7 +1163,7 @@ static void test_list_jobs_paging_with_equal_times(void **state)
     struct fx *f = *state;
     struct sl_error err = {0};
     enum { N = 9 };
-    struct sl_job *jobs = new_jobs(N);
+    struct sl_job *jobs = new_jobs(f, N);
     for (int i = 0; i < N; i++) {
         char name[32];
         snprintf(name, sizeof name, "same%d.csv", i);
@@ -1102,7 +1177,7 @@ static void test_list_jobs_paging_with_equal_times(void **state)
     char cursor[SL_CURSOR_MAX] = "", next[SL_CURSOR_MAX];
     int pages = 0;
     do {
-        struct sl_job_filter fl = {.limit = 2, .cursor = pages ? cursor : NULL};
+        struct sl_job_filter fl = at_cursor((struct sl_job_filter){.limit = 2}, cursor);
         struct sl_job *got = NULL;
         size_t n = 0;
         check_rc(sl_store_list_jobs(f->s, &fl, &got, &n, next, &err), 0, &err);
@@ -1123,7 +1198,6 @@ static void test_list_jobs_paging_with_equal_times(void **state)
     for (int i = 0; i < N; i++)
         if (seen[i] != 1)
             fail_msg("job %d listed %d times, expected once", i, seen[i]);
-    sl_jobs_free(jobs, N);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1144,7 +1218,7 @@ static void test_queue_status(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(5); /* A1 A2 A3 B1 B2 */
+    struct sl_job *jobs = new_jobs(f, 5); /* A1 A2 A3 B1 B2 */
     make_job(&jobs[0], "A", "csv", "a1.csv", T0 + 1 * SEC);
     jobs[0].max_attempts = 1;
     make_job(&jobs[1], "A", "json", "a2.json", T0 + 2 * SEC);
@@ -1223,7 +1297,6 @@ static void test_queue_status(void **state)
     check_brief(&q.processing[1], &jobs[2], n3);
     check_brief(&q.processing[2], &jobs[4], n4);
     sl_queue_status_fini(&q);
-    sl_jobs_free(jobs, 5);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1311,7 +1384,7 @@ static void run_phase(struct fx *f, struct stat_world *w, int day, int open)
 static void build_stat_world(struct fx *f, struct stat_world *w)
 {
     memset(w, 0, sizeof *w);
-    w->jobs = new_jobs(N_STAT);
+    w->jobs = new_jobs(f, N_STAT);
     for (int day = 10; day >= 0; day--) {
         run_phase(f, w, day, 0);
         run_phase(f, w, day, 1);
@@ -1436,7 +1509,6 @@ static void test_stats_all_tenants(void **state)
                                   {-1, 0, 0, 0}, {-1, 0, 0, 0}, {-1, 0, 0, 0}};
     check_daily(&st, STATS_NOW, daily2);
     sl_stats_fini(&st);
-    sl_jobs_free(w.jobs, N_STAT);
 }
 
 static void test_stats_tenant(void **state)
@@ -1475,7 +1547,6 @@ static void test_stats_tenant(void **state)
     if (st.avg_processing_ms < 99.999 || st.avg_processing_ms > 100.001)
         fail_msg("avg_processing_ms is %f, expected 100", st.avg_processing_ms);
     sl_stats_fini(&st);
-    sl_jobs_free(w.jobs, N_STAT);
 }
 
 /* Nearest rank over 20 values: p95 is the 19th, not the largest. */
@@ -1484,7 +1555,7 @@ static void test_stats_percentiles_nearest_rank(void **state)
     struct fx *f = *state;
     struct sl_error err = {0};
     enum { N = 20 };
-    struct sl_job *jobs = new_jobs(N);
+    struct sl_job *jobs = new_jobs(f, N);
     int64_t day_start = (STATS_NOW / DAY) * DAY;
     for (int i = 0; i < N; i++)
         make_job(&jobs[i], "acme", "csv", "p.csv", day_start + HOUR + i);
@@ -1507,7 +1578,6 @@ static void test_stats_percentiles_nearest_rank(void **state)
     if (st.avg_processing_ms < 104.999 || st.avg_processing_ms > 105.001)
         fail_msg("avg_processing_ms is %f, expected 105", st.avg_processing_ms);
     sl_stats_fini(&st);
-    sl_jobs_free(jobs, N);
 }
 
 /* A completed job whose processing time is unknown (-1) is left out of the times. */
@@ -1515,7 +1585,7 @@ static void test_stats_unknown_processing_ms(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(3);
+    struct sl_job *jobs = new_jobs(f, 3);
     int64_t day_start = (STATS_NOW / DAY) * DAY;
     for (int i = 0; i < 3; i++)
         make_job(&jobs[i], "acme", "csv", "u.csv", day_start + HOUR + i);
@@ -1531,16 +1601,18 @@ static void test_stats_unknown_processing_ms(void **state)
     check_i64(j.processing_ms, -1);
     sl_job_fini(&j);
 
+    /* read the figures, release everything, then judge them */
     struct sl_stats st;
     check_rc(sl_store_stats(f->s, 1, NULL, STATS_NOW, &st, &err), 0, &err);
-    check_i64(st.counts[SL_JOB_COMPLETED], 3);
-    if (st.avg_processing_ms < 199.999 || st.avg_processing_ms > 200.001)
-        fail_msg("avg_processing_ms is %f, expected 200 (the mean of 100 and 300)",
-                 st.avg_processing_ms);
-    check_i64(st.p50_processing_ms, 100); /* of 100 300: index ceil(1) - 1 = 0 */
-    check_i64(st.p95_processing_ms, 300); /* index ceil(1.9) - 1 = 1 */
+    int64_t completed = st.counts[SL_JOB_COMPLETED], p50 = st.p50_processing_ms,
+            p95 = st.p95_processing_ms;
+    double avg = st.avg_processing_ms;
     sl_stats_fini(&st);
-    sl_jobs_free(jobs, 3);
+    check_i64(completed, 3);
+    if (avg < 199.999 || avg > 200.001)
+        fail_msg("avg_processing_ms is %f, expected 200 (the mean of 100 and 300)", avg);
+    check_i64(p50, 100); /* of 100 300: index ceil(1) - 1 = 0 */
+    check_i64(p95, 300); /* index ceil(1.9) - 1 = 1 */
 }
 
 static void test_stats_empty(void **state)
@@ -1577,7 +1649,7 @@ static void test_count_due_and_ping(void **state)
     check_rc(sl_store_count_due(f->s, NOW, &due, &err), 0, &err);
     check_i64(due, 0);
 
-    struct sl_job *jobs = new_jobs(3);
+    struct sl_job *jobs = new_jobs(f, 3);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0 + 1);
     make_job(&jobs[1], "other", "csv", "b.csv", T0 + 2);
     make_job(&jobs[2], "acme", "csv", "c.csv", T0 + 3);
@@ -1594,7 +1666,6 @@ static void test_count_due_and_ping(void **state)
     check_rc(sl_store_count_due(f->s, NOW + HOUR, &due, &err), 0, &err);
     check_i64(due, 3);
     check_rc(sl_store_ping(f->s, &err), 0, &err);
-    sl_jobs_free(jobs, 3);
 }
 
 /* A second store on the same file sees the first one's jobs (the schema is migrated once). */
@@ -1602,7 +1673,7 @@ static void test_reopen_sees_jobs(void **state)
 {
     struct fx *f = *state;
     struct sl_error err = {0};
-    struct sl_job *jobs = new_jobs(1);
+    struct sl_job *jobs = new_jobs(f, 1);
     make_job(&jobs[0], "acme", "csv", "a.csv", T0);
     insert(f, jobs, 1);
     sl_store_close(f->s);
@@ -1613,7 +1684,6 @@ static void test_reopen_sees_jobs(void **state)
     get(f, jobs[0].id, &got);
     check_same_job(&got, &jobs[0]);
     sl_job_fini(&got);
-    sl_jobs_free(jobs, 1);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1637,8 +1707,10 @@ int main(void)
         T(test_release_keeps_attempts),
         T(test_retry_job),
         T(test_cancel_job),
+        cmocka_unit_test(test_cursor_text),
         T(test_list_jobs_order_and_filters),
         T(test_list_jobs_paging),
+        T(test_list_jobs_newest_by_created_at),
         T(test_list_jobs_paging_with_equal_times),
         T(test_queue_status),
         T(test_stats_all_tenants),
