@@ -49,19 +49,36 @@ struct upload {
 
 /* ---- names ----------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF). */
 static size_t utf8_len(const unsigned char *s)
 {
-    size_t n = s[0] < 0x80         ? 1
-               : (s[0] >> 5) == 6  ? 2
-               : (s[0] >> 4) == 14 ? 3
-               : (s[0] >> 3) == 30 ? 4
-                                   : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] >> 6) != 2)
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    /* The second byte's range is narrower for the lead bytes that could encode too much. */
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
             return 0;
-    if (n == 2 && s[0] < 0xc2)
-        return 0; /* overlong */
     return n;
 }
 

@@ -511,7 +511,7 @@ static int sq_list_jobs(struct sl_store *s, const struct sl_job_filter *f, struc
                     "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR status = ?1)"
                     " AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR tenant = ?3)"
                     " AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?6))"
-                 " ORDER BY created_at DESC, id DESC LIMIT ?5",
+                    " ORDER BY created_at DESC, id DESC LIMIT ?5",
                     &st, err);
     if (rc)
         goto out;

@@ -30,8 +30,8 @@ def test_filters_status_type_tenant(server):
     a = server.upload_one("a.csv", b"1")["id"]
     b = server.upload_one("b.json", b"[]")["id"]
     c = server.upload_one("c.txt", b"3")["id"]
-    d = server.upload_one("d.csv", b"4", tenant="t1")["id"]
     server.batch(limit=2)  # a and b complete
+    d = server.upload_one("d.csv", b"4", tenant="t1")["id"]
     assert ids(server.jobs(status="completed")) == [b, a]
     assert ids(server.jobs(status="pending")) == [d, c]
     assert ids(server.jobs(status="failed")) == []

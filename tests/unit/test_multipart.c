@@ -173,8 +173,8 @@ static uint32_t next_random(uint32_t *state)
  * Parses body with boundary, fed in chunks of `chunk` bytes (0: the whole body at once; -1:
  * random sizes from 1 to 40 drawn from *seed). Returns the first non-zero rc of feed or finish.
  */
-static int parse_body(const char *boundary, const char *body, size_t len, int chunk,
-                      uint32_t *seed, struct collect *c, struct sl_error *err)
+static int parse_body(const char *boundary, const char *body, size_t len, int chunk, uint32_t *seed,
+                      struct collect *c, struct sl_error *err)
 {
     struct sl_multipart *mp = NULL;
     int rc = sl_multipart_new(boundary, &callbacks, c, &mp);
@@ -342,18 +342,19 @@ static void test_boundary_like_bytes_are_data(void **state)
 static void test_empty_file_part_then_another(void **state)
 {
     (void)state;
-    static const char body[] = "--b0\r\n"
-                               "Content-Disposition: form-data; name=\"files\"; filename=\"e.txt\"\r\n"
-                               "Content-Type: text/plain\r\n"
-                               "\r\n"
-                               "\r\n--b0\r\n"
-                               "Content-Disposition: form-data; name=\"files\"; filename=\"h.txt\"\r\n"
-                               "\r\n"
-                               "hello\r\n"
-                               "--b0\r\n"
-                               "Content-Disposition: form-data; name=\"files\"; filename=\"z.txt\"\r\n"
-                               "\r\n"
-                               "\r\n--b0--";
+    static const char body[] =
+        "--b0\r\n"
+        "Content-Disposition: form-data; name=\"files\"; filename=\"e.txt\"\r\n"
+        "Content-Type: text/plain\r\n"
+        "\r\n"
+        "\r\n--b0\r\n"
+        "Content-Disposition: form-data; name=\"files\"; filename=\"h.txt\"\r\n"
+        "\r\n"
+        "hello\r\n"
+        "--b0\r\n"
+        "Content-Disposition: form-data; name=\"files\"; filename=\"z.txt\"\r\n"
+        "\r\n"
+        "\r\n--b0--";
     static const struct want w[] = {
         {"files", "e.txt", "text/plain", "", 0},
         {"files", "h.txt", NULL, "hello", 5},
@@ -550,8 +551,8 @@ static void check_malformed(const char *boundary, const char *body, size_t len, 
         struct sl_error err = {0};
         int rc = parse_body(boundary, body, len, chunks[i], NULL, &c, &err);
         if (rc != SL_EINVALID)
-            fail_msg("%s (chunks of %d): parse returned %d (%s), expected %d (%s)", what,
-                     chunks[i], rc, sl_err_code(rc), SL_EINVALID, sl_err_code(SL_EINVALID));
+            fail_msg("%s (chunks of %d): parse returned %d (%s), expected %d (%s)", what, chunks[i],
+                     rc, sl_err_code(rc), SL_EINVALID, sl_err_code(SL_EINVALID));
         if (err.code != SL_EINVALID || err.msg[0] == '\0')
             fail_msg("%s: err holds code %d and message '%s', expected invalid_request and a "
                      "message",
@@ -578,6 +579,9 @@ static void test_truncated_body(void **state)
     check_malformed("tb", BODY(no_close), "no closing boundary");
     check_malformed("tb", BODY(in_headers), "cut in the headers");
     check_malformed("tb", BODY(after_delim), "cut after a delimiter");
+    check_malformed("tb",
+                    BODY("--tb\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nx\r\n--tb-"),
+                    "a delimiter followed by one dash");
     check_malformed("tb", "", 0, "empty body");
     check_malformed("tb", BODY("no boundary at all\r\n"), "no boundary");
 
