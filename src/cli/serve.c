@@ -2,7 +2,8 @@
  * `sluice serve`: the HTTP server. Signals are handled synchronously: every thread blocks
  * SIGINT/SIGTERM and the main thread waits for them with sigwait, so shutdown runs in plain
  * code, not in a signal handler. Shutdown: stop accepting, stop the batch runner (the running
- * job finishes within SLUICE_SHUTDOWN_GRACE_SECONDS or its lease is released), close.
+ * job finishes within SLUICE_SHUTDOWN_GRACE_SECONDS or its lease is released and the process
+ * exits without waiting for it), close.
  */
 #include "cli/cli.h"
 #include "http/server.h"
@@ -12,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 struct serve_opts {
     long port; /* -1: from the configuration */
@@ -93,7 +95,13 @@ int sl_cmd_serve(int argc, char **argv)
     int sig = wait_for_signal();
     sl_info("%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     sl_server_quiesce(srv);
-    sl_runner_shutdown(svc->runner, (int64_t)cfg.shutdown_grace_s * 1000);
+    if (sl_runner_shutdown(svc->runner, (int64_t)cfg.shutdown_grace_s * 1000)) {
+        /* A job overran the grace period and its lease is released; its thread (and the
+         * request waiting on it) would keep us alive until it ends, so leave now. SQLite and
+         * the blob folder are crash-safe, and the job is pending again. */
+        sl_info("stopped (a job was still running; it will be retried)");
+        _exit(0);
+    }
     sl_server_stop(srv);
     sl_cli_close(&cfg, svc);
     sl_info("stopped");

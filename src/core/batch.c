@@ -332,7 +332,7 @@ out:
     return rc;
 }
 
-void sl_runner_shutdown(struct sl_runner *r, int64_t grace_ms)
+int sl_runner_shutdown(struct sl_runner *r, int64_t grace_ms)
 {
     struct timespec deadline;
     timespec_in(&deadline, grace_ms);
@@ -355,6 +355,7 @@ void sl_runner_shutdown(struct sl_runner *r, int64_t grace_ms)
         else
             sl_warn("job %s: could not release its lease: %s", id, err.msg);
     }
+    return release;
 }
 
 void sl_batch_result_fini(struct sl_batch_result *res)

@@ -57,11 +57,12 @@ int sl_runner_busy(struct sl_runner *r);
 int64_t sl_runner_last_run_at(struct sl_runner *r);
 
 /*
- * Graceful stop: no new batch or job starts; waits up to grace_ms for the running job; if it is
- * still running then, releases its lease (back to pending, fence kept so the late finish is
- * refused) and returns.
+ * Graceful stop: no new batch or job starts; waits up to grace_ms for the running batch; if a
+ * job is still running then, releases its lease (back to pending, fence kept so the late finish
+ * is refused). Returns 1 when a job was abandoned that way (its thread is still inside the
+ * processor, so the caller should exit without waiting for it), else 0.
  */
-void sl_runner_shutdown(struct sl_runner *r, int64_t grace_ms);
+int sl_runner_shutdown(struct sl_runner *r, int64_t grace_ms);
 
 void sl_batch_result_fini(struct sl_batch_result *res);
 

@@ -139,3 +139,19 @@ def test_stats_days_0_is_refused(make_server):
     cp = srv.cli("stats", "--days", "0", "--json", timeout=10)
     assert_usage_error(cp, codes=(1, 2))
     assert cp.out.strip() == "", describe_cli(cp)
+
+
+def test_cli_process_never_takes_the_job_the_server_holds(make_server):
+    srv = make_server(env={"SLUICE_TEST_PROCESS_DELAY_MS": "1500"})
+    a = srv.upload_one("a.txt")
+    b = srv.upload_one("b.txt")
+    t, res = srv.batch_in_thread(params={"limit": 1})
+    srv.wait_processing(1)
+    s_cli = run_json(srv, "process", "--json")
+    t.join(30)
+    s_srv = srv.check(res["response"], 200)
+    assert [j["id"] for j in s_srv["jobs"]] == [a["id"]], s_srv
+    assert [j["id"] for j in s_cli["jobs"]] == [b["id"]], s_cli
+    for j in (a, b):
+        got = srv.job(j["id"])
+        assert (got["status"], got["attempts"]) == ("completed", 0), got

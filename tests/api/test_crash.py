@@ -1,5 +1,6 @@
 """Process life cycle: SIGTERM, kill -9 during a job (lease rescue), durability across restarts."""
 
+import json
 import signal
 import time
 
@@ -80,3 +81,43 @@ def test_sigterm_during_a_slow_job_exits_zero_and_loses_nothing(make_server):
     srv.batch()
     j = srv.job(job["id"])
     assert j["status"] == "completed", j
+
+
+def test_sigterm_past_the_grace_releases_the_job(make_server):
+    srv = make_server(env={"SLUICE_TEST_PROCESS_DELAY_MS": "5000",
+                           "SLUICE_SHUTDOWN_GRACE_SECONDS": "1"})
+    job = srv.upload_one("long.txt", b"long 2b7d")
+    t, res = srv.batch_in_thread()
+    srv.wait_processing(1)
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    code = srv.proc.wait(timeout=10)
+    elapsed = time.monotonic() - t0
+    assert code == 0, f"exit code {code}\n{srv.log()}"
+    assert elapsed <= 3, f"took {elapsed:.1f}s (grace 1 s + 2 s)"
+    t.join(30)
+
+    srv.start(env={})
+    j = srv.job(job["id"])
+    assert j["status"] == "pending", f"a job cut off at shutdown must be released: {j}"
+    s = srv.batch()
+    assert [x["id"] for x in s["jobs"]] == [job["id"]], s
+    assert srv.job(job["id"])["status"] == "completed"
+
+
+def test_heartbeat_keeps_the_lease_of_a_long_job(make_server):
+    srv = make_server(env={"SLUICE_TEST_PROCESS_DELAY_MS": "3000",
+                           "SLUICE_JOB_TIMEOUT_SECONDS": "1"})
+    job = srv.upload_one("long.txt", b"long a81c")
+    t, res = srv.batch_in_thread()
+    srv.wait_processing(1)
+    time.sleep(1.8)  # past one lease length: only the heartbeat keeps it
+    cp = srv.cli("process", "--json", env={"SLUICE_TEST_PROCESS_DELAY_MS": "0"})
+    assert cp.returncode == 0, cp.err
+    other = json.loads(cp.stdout)
+    assert other["processed"] == 0, f"another process took a job under a live lease: {other}"
+    t.join(30)
+    s = srv.check(res["response"], 200)
+    assert [(x["id"], x["status"]) for x in s["jobs"]] == [(job["id"], "completed")], s
+    j = srv.job(job["id"])
+    assert (j["status"], j["attempts"]) == ("completed", 0), j

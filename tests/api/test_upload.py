@@ -5,7 +5,7 @@ import os
 import pytest
 
 from conftest import (
-    JOB_FIELDS, file_part, multipart, parse_iso, sha256_hex, text_part, utcnow,
+    JOB_FIELDS, file_part, multipart, parse_iso, sha256_hex, text_part, utcnow, wait_for,
 )
 
 
@@ -179,7 +179,9 @@ def test_content_resembling_the_boundary_is_kept(server):
 def assert_nothing_stored(srv):
     assert srv.jobs()["jobs"] == [], "no job may be left behind"
     assert srv.blob_files() == [], "no blob may be left behind"
-    assert srv.tmp_files() == [], "no temporary file may be left behind"
+    # Temporary files may be removed just after the answer is sent; they must not stay.
+    wait_for(lambda: srv.tmp_files() == [], timeout=2, interval=0.01,
+             what=lambda: f"no temporary file left behind: {srv.tmp_files()}")
     q = srv.queue()
     assert q["total"] == 0, q
 
@@ -247,3 +249,11 @@ def test_truncated_multipart_body_is_400_and_leaves_nothing(server):
     r = server.post("/api/integration/upload", data=cut, headers={"Content-Type": ctype})
     server.check_error(r, 400)
     assert_nothing_stored(server)
+
+
+def test_default_max_files_is_100(server):
+    parts = [file_part(f"f{i}.txt", b"x") for i in range(101)]
+    server.check_error(server.upload_raw(parts), 413)
+    assert_nothing_stored(server)
+    body = server.check(server.upload_raw(parts[:100]), 202)
+    assert len(body["jobIds"]) == 100 and len(set(body["jobIds"])) == 100
