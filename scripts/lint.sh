@@ -20,6 +20,6 @@ check_include() { # header, allowed path pattern
 }
 check_include sqlite3.h '^src/store/sqlite'
 check_include libpq-fe.h '^src/store/postgres'
-check_include curl/curl.h '^src/(blob/s3|cli/)'
+check_include curl/curl.h '^src/(blob/s3|cli/|http/client)'
 check_include microhttpd.h '^src/http/'
 exit $status

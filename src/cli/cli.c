@@ -14,7 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"serve", sl_cmd_serve, "serve [--port N] [--host H] [--no-cron]",
+    {"serve", sl_cmd_serve, "serve [--port N] [--host H] [--no-cron] [--continuous]",
      "run the HTTP server (uploads, batches, queue, stats)"},
     {"process", sl_cmd_process, "process [--limit N] [--json]",
      "run one batch now, straight on the store"},
@@ -22,6 +22,8 @@ static const struct command commands[] = {
     {"stats", sl_cmd_stats, "stats [--days N] [--tenant T] [--json]", "show processing statistics"},
     {"upload", sl_cmd_upload, "upload [--server URL] [--type T] [--tenant T] FILE...",
      "upload files to a running server and print their job ids"},
+    {"cron", sl_cmd_cron, "cron next EXPR [--from ISO8601] [--count N]",
+     "print the next firing times of a cron schedule (UTC)"},
     {"migrate", sl_cmd_migrate, "migrate", "create or upgrade the store's schema"},
     {"version", sl_cmd_version, "version", "print the version"},
 };

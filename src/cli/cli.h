@@ -23,6 +23,7 @@ int sl_cmd_process(int argc, char **argv);
 int sl_cmd_status(int argc, char **argv);
 int sl_cmd_stats(int argc, char **argv);
 int sl_cmd_upload(int argc, char **argv);
+int sl_cmd_cron(int argc, char **argv);
 int sl_cmd_migrate(int argc, char **argv);
 int sl_cmd_version(int argc, char **argv);
 

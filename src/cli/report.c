@@ -1,5 +1,6 @@
 /* `sluice status` and `sluice stats`: the queue and statistics, as a table or the route's JSON. */
 #include "cli/cli.h"
+#include "core/crontab.h"
 #include "core/report.h"
 #include "util/timeutil.h"
 
@@ -57,7 +58,24 @@ static const char *when(int64_t ms, char buf[SL_ISO_MAX])
     return buf;
 }
 
-static void print_queue(const struct sl_queue_status *q)
+/* The next batch firing that `sluice serve` would make here, from vercel.json; 0 when none. */
+static int64_t next_batch_run(void)
+{
+    struct sl_crontab tab;
+    int64_t best = 0, now = sl_now_ms();
+    if (sl_crontab_load("vercel.json", &tab, NULL) != 0)
+        return 0;
+    for (size_t i = 0; i < tab.count; i++) {
+        int64_t n;
+        if (strcmp(tab.entries[i].path, SL_BATCH_PATH) == 0 &&
+            sl_cron_next(&tab.entries[i].cron, now, &n) == 0 && (!best || n < best))
+            best = n;
+    }
+    sl_crontab_fini(&tab);
+    return best;
+}
+
+static void print_queue(const struct sl_queue_status *q, int64_t last, int64_t next)
 {
     char t[SL_ISO_MAX];
     printf("%-12s %lld\n%-12s %lld\n%-12s %lld\n%-12s %lld\n%-12s %lld\n", "pending",
@@ -66,6 +84,8 @@ static void print_queue(const struct sl_queue_status *q)
            (long long)q->counts[SL_JOB_COMPLETED], "failed", (long long)q->counts[SL_JOB_FAILED],
            "total", (long long)q->total);
     printf("%-12s %s\n", "oldest", when(q->oldest_pending_at, t));
+    printf("%-12s %s\n", "last run", when(last, t));
+    printf("%-12s %s\n", "next run", when(next, t));
     if (q->has_next)
         printf("%-12s %s %s (%s)\n", "next job", q->next_job.id, q->next_job.file_name,
                q->next_job.type);
@@ -93,10 +113,11 @@ int sl_cmd_status(int argc, char **argv)
         sl_cli_close(&cfg, svc);
         return sl_cli_fail("%s", sl_err_msg(&err, rc));
     }
+    int64_t last = sl_service_last_run(svc), next = next_batch_run();
     if (o.json)
-        print_json(sl_queue_json(&q, 0, 0, 0));
+        print_json(sl_queue_json(&q, 0, last, next));
     else
-        print_queue(&q);
+        print_queue(&q, last, next);
     sl_queue_status_fini(&q);
     sl_cli_close(&cfg, svc);
     return SL_EXIT_OK;

@@ -76,3 +76,24 @@ void sl_service_close(struct sl_service *svc)
     sl_store_close(svc->store);
     free(svc);
 }
+
+void sl_service_jobs_added(struct sl_service *svc)
+{
+    sl_worker_kick(svc->worker);
+}
+
+int64_t sl_service_last_run(struct sl_service *svc)
+{
+    int64_t mine = sl_runner_last_run_at(svc->runner), fired = 0;
+    if (sl_store_cron_last_run(svc->store, SL_BATCH_PATH, &fired, NULL) != 0)
+        fired = 0;
+    return fired > mine ? fired : mine;
+}
+
+int64_t sl_service_next_run(struct sl_service *svc)
+{
+    if (!svc->sched)
+        return 0;
+    int64_t next = sl_scheduler_next_run(svc->sched, SL_BATCH_PATH);
+    return next ? next : sl_scheduler_next_run(svc->sched, NULL);
+}

@@ -12,6 +12,8 @@
 #include "blob/blob.h"
 #include "core/batch.h"
 #include "core/processor.h"
+#include "core/scheduler.h"
+#include "core/worker.h"
 #include "store/store.h"
 #include "util/config.h"
 
@@ -23,12 +25,21 @@ struct sl_service {
     struct sl_blob *blob;
     struct sl_processors procs;
     struct sl_runner *runner;
-    char tmp_dir[PATH_MAX]; /* <data dir>/tmp: uploads in flight */
-    int64_t next_run_at;    /* ms of the scheduler's next firing, 0 when none */
+    char tmp_dir[PATH_MAX];     /* <data dir>/tmp: uploads in flight */
+    struct sl_scheduler *sched; /* set by `serve` when cron runs; NULL otherwise */
+    struct sl_worker *worker;   /* set by `serve --continuous`; NULL otherwise */
 };
 
 /* Opens store and blob store from cfg, migrates, prepares the temporary folder. */
 int sl_service_open(const struct sl_config *cfg, struct sl_service **out, struct sl_error *err);
 void sl_service_close(struct sl_service *svc);
+
+/* Tells the continuous worker, if any, that jobs were stored or became pending. */
+void sl_service_jobs_added(struct sl_service *svc);
+
+/* When a batch last started: this process's runner or any process's cron firing; 0 if never. */
+int64_t sl_service_last_run(struct sl_service *svc);
+/* The scheduler's next batch firing (ms), 0 without a scheduler. */
+int64_t sl_service_next_run(struct sl_service *svc);
 
 #endif

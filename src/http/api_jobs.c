@@ -88,6 +88,7 @@ int sl_api_job_retry(struct sl_req *r)
     int rc = sl_store_retry_job(r->svc->store, id, sl_now_ms(), &job, &err);
     if (rc)
         return sl_reply_error(r, rc, &err);
+    sl_service_jobs_added(r->svc);
     rc = sl_reply_json(r, 202, sl_job_to_json(&job));
     sl_job_fini(&job);
     return rc;

@@ -24,7 +24,7 @@ int sl_api_queue(struct sl_req *r)
         return sl_reply_error(r, rc, &err);
     rc = sl_reply_json(r, 200,
                        sl_queue_json(&q, sl_runner_busy(r->svc->runner),
-                                     sl_runner_last_run_at(r->svc->runner), r->svc->next_run_at));
+                                     sl_service_last_run(r->svc), sl_service_next_run(r->svc)));
     sl_queue_status_fini(&q);
     return rc;
 }

@@ -658,6 +658,10 @@ static const struct sl_store_ops sqlite_ops = {
     .stats = sq_stats,
     .count_due = sq_count_due,
     .ping = sq_ping,
+    .next_due = sq_next_due,
+    .cron_claim = sq_cron_claim,
+    .cron_record = sq_cron_record,
+    .cron_last_run = sq_cron_last_run,
     .close = sq_close,
 };
 

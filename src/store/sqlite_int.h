@@ -34,6 +34,12 @@ int sq_queue_status(struct sl_store *s, const char *tenant, int64_t now,
                     struct sl_queue_status *out, struct sl_error *err);
 int sq_stats(struct sl_store *s, int days, const char *tenant, int64_t now, struct sl_stats *out,
              struct sl_error *err);
+int sq_next_due(struct sl_store *s, int64_t *due_at, struct sl_error *err);
+int sq_cron_claim(struct sl_store *s, const char *path, int64_t slot_at, int64_t now,
+                  const char *node, int *won, struct sl_error *err);
+int sq_cron_record(struct sl_store *s, const char *path, int64_t slot_at, int status,
+                   int64_t duration_ms, int skipped, struct sl_error *err);
+int sq_cron_last_run(struct sl_store *s, const char *path, int64_t *at, struct sl_error *err);
 int sq_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *err);
 
 #endif

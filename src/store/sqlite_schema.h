@@ -54,6 +54,20 @@ static const char *const sl_sqlite_migrations[] = {
     "  INSERT INTO job_counts VALUES (NEW.tenant, NEW.status, 1)"
     "    ON CONFLICT (tenant, status) DO UPDATE SET n = n + 1;"
     "END;",
+
+    /* 2: cron slots, one row per (path, scheduled time): the primary key is what makes a slot
+     * fire once across every process sharing the store. Pending jobs by due time, for the
+     * continuous worker's next wake-up. */
+    "CREATE TABLE cron_slots ("
+    "  path TEXT NOT NULL,"
+    "  slot_at INTEGER NOT NULL,"
+    "  claimed_at INTEGER NOT NULL,"
+    "  node TEXT NOT NULL,"
+    "  status INTEGER,"
+    "  duration_ms INTEGER,"
+    "  skipped INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (path, slot_at)) WITHOUT ROWID;"
+    "CREATE INDEX jobs_pending_due ON jobs(due_at) WHERE status = 'pending';",
 };
 
 #endif

@@ -131,6 +131,28 @@ int sl_cursor_parse(const char *text, struct sl_job_filter *f)
     return 0;
 }
 
+int sl_store_next_due(struct sl_store *s, int64_t *due_at, struct sl_error *err)
+{
+    return s->ops->next_due(s, due_at, err);
+}
+
+int sl_store_cron_claim(struct sl_store *s, const char *path, int64_t slot_at, int64_t now,
+                        const char *node, int *won, struct sl_error *err)
+{
+    return s->ops->cron_claim(s, path, slot_at, now, node, won, err);
+}
+
+int sl_store_cron_record(struct sl_store *s, const char *path, int64_t slot_at, int status,
+                         int64_t duration_ms, int skipped, struct sl_error *err)
+{
+    return s->ops->cron_record(s, path, slot_at, status, duration_ms, skipped, err);
+}
+
+int sl_store_cron_last_run(struct sl_store *s, const char *path, int64_t *at, struct sl_error *err)
+{
+    return s->ops->cron_last_run(s, path, at, err);
+}
+
 static void brief_fini(struct sl_job_brief *b)
 {
     free(b->file_name);

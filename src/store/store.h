@@ -12,6 +12,8 @@
  *   the caller's fence; otherwise they change nothing and return SL_EFENCED.
  * - fail counts the attempt: below max_attempts the job is pending again, due at retry_at;
  *   at max_attempts it is failed.
+ * - cron_claim records a cron slot (path, scheduled time) and sets *won to 1 only for the one
+ *   caller, across every process sharing the store, that recorded it first.
  * - release_expired turns every processing job whose lease ended before now into a failed
  *   attempt (pending again, due now, or failed at max_attempts) and reports how many.
  *
@@ -126,6 +128,12 @@ struct sl_store_ops {
                  struct sl_stats *out, struct sl_error *err);
     int (*count_due)(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *err);
     int (*ping)(struct sl_store *s, struct sl_error *err);
+    int (*next_due)(struct sl_store *s, int64_t *due_at, struct sl_error *err);
+    int (*cron_claim)(struct sl_store *s, const char *path, int64_t slot_at, int64_t now,
+                      const char *node, int *won, struct sl_error *err);
+    int (*cron_record)(struct sl_store *s, const char *path, int64_t slot_at, int status,
+                       int64_t duration_ms, int skipped, struct sl_error *err);
+    int (*cron_last_run)(struct sl_store *s, const char *path, int64_t *at, struct sl_error *err);
     void (*close)(struct sl_store *s);
 };
 
@@ -168,6 +176,16 @@ int sl_store_stats(struct sl_store *s, int days, const char *tenant, int64_t now
                    struct sl_stats *out, struct sl_error *err);
 int sl_store_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *err);
 int sl_store_ping(struct sl_store *s, struct sl_error *err);
+/* The earliest due_at of a pending job, 0 when none is pending. */
+int sl_store_next_due(struct sl_store *s, int64_t *due_at, struct sl_error *err);
+int sl_store_cron_claim(struct sl_store *s, const char *path, int64_t slot_at, int64_t now,
+                        const char *node, int *won, struct sl_error *err);
+/* Records how a claimed slot went: the HTTP status (or a negative SL_E* code), how long the
+ * call took, and whether it was skipped (a batch of this process was still running). */
+int sl_store_cron_record(struct sl_store *s, const char *path, int64_t slot_at, int status,
+                         int64_t duration_ms, int skipped, struct sl_error *err);
+/* When path was last fired (not skipped) by any process: ms, 0 when never. */
+int sl_store_cron_last_run(struct sl_store *s, const char *path, int64_t *at, struct sl_error *err);
 
 void sl_queue_status_fini(struct sl_queue_status *q);
 void sl_stats_fini(struct sl_stats *st);

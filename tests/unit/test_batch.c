@@ -32,47 +32,6 @@
 #define MIN_MS   60000LL
 #define BOOM_MSG "boom: the test processor always fails"
 
-#define check_rc(rc, want, err)                                                                    \
-    do {                                                                                           \
-        int rc_ = (rc), want_ = (want);                                                            \
-        if (rc_ != want_)                                                                          \
-            fail_msg("%s returned %d (%s: %s), expected %d (%s)", #rc, rc_, sl_err_code(rc_),      \
-                     (err)->msg, want_, sl_err_code(want_));                                       \
-    } while (0)
-
-#define check_i64(got, want)                                                                       \
-    do {                                                                                           \
-        long long got_ = (long long)(got), want_ = (long long)(want);                              \
-        if (got_ != want_)                                                                         \
-            fail_msg("%s is %lld, expected %lld", #got, got_, want_);                              \
-    } while (0)
-
-#define check_range(got, lo, hi)                                                                   \
-    do {                                                                                           \
-        long long got_ = (long long)(got), lo_ = (long long)(lo), hi_ = (long long)(hi);           \
-        if (got_ < lo_ || got_ > hi_)                                                              \
-            fail_msg("%s is %lld, expected within [%lld, %lld]", #got, got_, lo_, hi_);            \
-    } while (0)
-
-#define check_status(got, want)                                                                    \
-    do {                                                                                           \
-        enum sl_job_status got_ = (got), want_ = (want);                                           \
-        if (got_ != want_)                                                                         \
-            fail_msg("%s is %s, expected %s", #got, sl_job_status_name(got_),                      \
-                     sl_job_status_name(want_));                                                   \
-    } while (0)
-
-#define check_str(got, want)                                                                       \
-    do {                                                                                           \
-        const char *got_ = (got), *want_ = (want);                                                 \
-        if (!want_ && got_)                                                                        \
-            fail_msg("%s is '%s', expected NULL", #got, got_);                                     \
-        if (want_ && !got_)                                                                        \
-            fail_msg("%s is NULL, expected '%s'", #got, want_);                                    \
-        if (want_ && strcmp(got_, want_) != 0)                                                     \
-            fail_msg("%s is '%s', expected '%s'", #got, got_, want_);                              \
-    } while (0)
-
 #define check_contains(got, part)                                                                  \
     do {                                                                                           \
         const char *got_ = (got), *part_ = (part);                                                 \
@@ -203,17 +162,13 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct sl_error err = {0};
-    char blob_url[320];
     int rc;
     if (!f)
         return -1;
     reset_processors();
     sl_test_tmpdir(f->dir);
-    snprintf(f->store_url, sizeof f->store_url, "sqlite:%s/s.db", f->dir);
-    snprintf(f->blob_root, sizeof f->blob_root, "%s/blobs", f->dir);
-    snprintf(blob_url, sizeof blob_url, "file:%s", f->blob_root);
-    if ((rc = sl_store_open(f->store_url, &f->s, &err)) != 0 ||
-        (rc = sl_blob_open(blob_url, &f->b, &err)) != 0) {
+    if ((rc = sl_test_store_open(f->dir, f->store_url, sizeof f->store_url, &f->s, &err)) != 0 ||
+        (rc = sl_test_blob_open(f->dir, f->blob_root, sizeof f->blob_root, &f->b, &err)) != 0) {
         print_error("opening the stores failed: %d (%s: %s)\n", rc, sl_err_code(rc), err.msg);
         sl_store_close(f->s);
         free(f);
@@ -274,11 +229,7 @@ static void put_blob(struct fx *f, const char *key, const char *data, size_t len
     struct sl_error err = {0};
     struct sl_sha256 *h = NULL;
     snprintf(src, sizeof src, "%s/up-%d.tmp", f->dir, f->seq);
-    int fd = open(src, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0)
-        fail_msg("cannot create %s: %s", src, strerror(errno));
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    assert_int_equal(close(fd), 0);
+    sl_test_write_new(src, data, len);
     check_rc(sl_blob_put_file(f->b, key, src, &err), 0, &err);
     assert_int_equal(sl_sha256_new(&h), 0);
     assert_int_equal(sl_sha256_update(h, data, len), 0);
@@ -294,21 +245,13 @@ static void add_job_ex(struct fx *f, const char *type, int64_t offset, const cha
                        int attempts, int max_attempts, char id[SL_UUID_MAX])
 {
     struct sl_job j;
-    struct sl_error err = {0};
     memset(&j, 0, sizeof j);
     f->seq++;
     j.created_at = f->t0 + offset;
     assert_int_equal(sl_uuid7(j.created_at, j.upload_id), 0);
     assert_int_equal(sl_uuid7(j.created_at, j.id), 0);
     snprintf(j.blob_key, sizeof j.blob_key, "%s/%s", j.upload_id, j.id);
-    j.tenant = strdup("default");
-    j.type = strdup(type);
-    j.file_name = strdup("data.bin");
-    j.content_type = strdup("application/octet-stream");
-    assert_non_null(j.tenant);
-    assert_non_null(j.type);
-    assert_non_null(j.file_name);
-    assert_non_null(j.content_type);
+    sl_test_job_strings(&j, "default", type, "data.bin", "application/octet-stream");
     if (data) {
         j.size = (int64_t)strlen(data);
         put_blob(f, j.blob_key, data, strlen(data), j.sha256);
@@ -319,7 +262,7 @@ static void add_job_ex(struct fx *f, const char *type, int64_t offset, const cha
     j.attempts = attempts;
     j.max_attempts = max_attempts;
     j.processing_ms = -1;
-    check_rc(sl_store_insert_jobs(f->s, &j, 1, &err), 0, &err);
+    sl_test_insert_jobs(f->s, &j, 1);
     memcpy(id, j.id, SL_UUID_MAX);
     sl_job_fini(&j);
 }
@@ -328,12 +271,6 @@ static void add_job(struct fx *f, const char *type, int64_t offset, const char *
                     char id[SL_UUID_MAX])
 {
     add_job_ex(f, type, offset, data, 0, f->cfg.max_attempts, id);
-}
-
-static void get(struct sl_store *s, const char *id, struct sl_job *out)
-{
-    struct sl_error err = {0};
-    check_rc(sl_store_get_job(s, id, out, &err), 0, &err);
 }
 
 static void run_batch(struct fx *f, int limit, struct sl_batch_result *res)
@@ -400,7 +337,7 @@ static void test_batch_completes_file_jobs(void **state)
         assert_true(it->processing_ms >= 0);
 
         struct sl_job j;
-        get(f->s, ids[i], &j);
+        sl_test_get_job(f->s, ids[i], &j);
         check_status(j.status, SL_JOB_COMPLETED);
         check_range(j.completed_at, before, after);
         check_range(j.started_at, before, after);
@@ -458,7 +395,7 @@ static void test_fifo_and_limit(void **state)
         check_str(g_order[i], by_age[i]);
     for (int i = 0; i < 5; i++) {
         struct sl_job j;
-        get(f->s, ids[i], &j);
+        sl_test_get_job(f->s, ids[i], &j);
         check_status(j.status, SL_JOB_COMPLETED);
         check_i64(result_bool(j.result, "counted"), 1);
         sl_job_fini(&j);
@@ -485,7 +422,7 @@ static void test_failing_job_retried_then_failed(void **state)
         check_i64(res.remaining, 1); /* retry_base_ms 0: due again at once */
         sl_batch_result_fini(&res);
 
-        get(f->s, id, &j);
+        sl_test_get_job(f->s, id, &j);
         check_status(j.status, SL_JOB_PENDING);
         check_i64(j.attempts, attempt);
         check_range(j.next_attempt_at, before, after); /* set; no backoff with a 0 ms base */
@@ -503,7 +440,7 @@ static void test_failing_job_retried_then_failed(void **state)
     check_i64(res.remaining, 0);
     sl_batch_result_fini(&res);
 
-    get(f->s, id, &j);
+    sl_test_get_job(f->s, id, &j);
     check_status(j.status, SL_JOB_FAILED);
     check_i64(j.attempts, 3);
     check_i64(j.max_attempts, 3);
@@ -561,13 +498,13 @@ static void test_retry_waits_for_backoff(void **state)
     check_i64(res.remaining, 0); /* neither is due yet */
     sl_batch_result_fini(&res);
 
-    get(f->s, first, &j);
+    sl_test_get_job(f->s, first, &j);
     check_status(j.status, SL_JOB_PENDING);
     check_i64(j.attempts, 1);
     /* the first retry waits a base step (half of it at least, with jitter) */
     check_range(j.next_attempt_at, before + MIN_MS / 2, after + 2 * MIN_MS);
     sl_job_fini(&j);
-    get(f->s, capped, &j);
+    sl_test_get_job(f->s, capped, &j);
     check_i64(j.attempts, 7);
     check_range(j.next_attempt_at, before + 45000, after + 90000);
     sl_job_fini(&j);
@@ -593,7 +530,7 @@ static void test_unknown_type_fails(void **state)
     check_contains(res.items[0].error, "mystery-type");
     sl_batch_result_fini(&res);
 
-    get(f->s, id, &j);
+    sl_test_get_job(f->s, id, &j);
     check_status(j.status, SL_JOB_FAILED);
     check_i64(j.attempts, 1);
     check_contains(j.error, "mystery-type");
@@ -606,7 +543,7 @@ static int open_blob_file(struct fx *f, const char *id, int flags)
 {
     struct sl_job j;
     char path[PATH_MAX];
-    get(f->s, id, &j);
+    sl_test_get_job(f->s, id, &j);
     snprintf(path, sizeof path, "%s/%s", f->blob_root, j.blob_key);
     sl_job_fini(&j);
     int fd = open(path, flags);
@@ -636,7 +573,7 @@ static void test_sha256_mismatch_fails(void **state)
     assert_int_equal(close(fd), 0);
     /* missing */
     struct sl_job j;
-    get(f->s, gone, &j);
+    sl_test_get_job(f->s, gone, &j);
     check_rc(sl_blob_remove(f->b, j.blob_key, &err), 0, &err);
     sl_job_fini(&j);
 
@@ -649,7 +586,7 @@ static void test_sha256_mismatch_fails(void **state)
         check_status(it->status, SL_JOB_FAILED);
         if (!it->error || !it->error[0])
             fail_msg("job %d failed without an error message", i);
-        get(f->s, bad[i], &j);
+        sl_test_get_job(f->s, bad[i], &j);
         check_status(j.status, SL_JOB_FAILED);
         if (!j.error || !j.error[0])
             fail_msg("stored job %d failed without an error message", i);
@@ -682,7 +619,7 @@ static void test_expired_lease_rescued(void **state)
     sl_batch_result_fini(&res);
 
     struct sl_job j;
-    get(f->s, id, &j);
+    sl_test_get_job(f->s, id, &j);
     check_status(j.status, SL_JOB_COMPLETED);
     check_i64(j.attempts, 1);
     sl_job_fini(&j);
@@ -703,15 +640,6 @@ static int64_t backoff_cap(int64_t base, int64_t max, int attempts)
     return d < max ? d : max;
 }
 
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *state = x;
-}
-
 static void test_backoff_bounds(void **state)
 {
     (void)state;
@@ -721,7 +649,7 @@ static void test_backoff_bounds(void **state)
     uint32_t randoms[64] = {0, 1, 2, 12345, 0x7fffffffu, 0x80000000u, UINT32_MAX - 1, UINT32_MAX};
     uint32_t seed = 0xbac0ffu;
     for (size_t i = 8; i < sizeof randoms / sizeof randoms[0]; i++)
-        randoms[i] = next_random(&seed);
+        randoms[i] = sl_test_next_random(&seed);
 
     for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++)
         for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++)
@@ -828,7 +756,7 @@ static void test_busy_while_running(void **state)
     assert_int_equal(sl_runner_busy(f->r), 0);
 
     struct sl_job j;
-    get(f->s, slow, &j);
+    sl_test_get_job(f->s, slow, &j);
     check_status(j.status, SL_JOB_COMPLETED);
     check_range(j.processing_ms, 1400, 60000);
     sl_job_fini(&j);
@@ -893,7 +821,7 @@ static void test_heartbeat_keeps_lease(void **state)
     sl_batch_result_fini(&bt.res);
 
     struct sl_job j;
-    get(s2, id, &j);
+    sl_test_get_job(s2, id, &j);
     check_status(j.status, SL_JOB_COMPLETED);
     check_i64(j.attempts, 0);
     check_str(j.error, NULL);
@@ -945,13 +873,13 @@ static void test_shutdown_releases_running_job(void **state)
     sl_batch_result_fini(&bt.res);
 
     struct sl_job j;
-    get(f->s, slow, &j);
+    sl_test_get_job(f->s, slow, &j);
     check_status(j.status, SL_JOB_PENDING);
     check_i64(j.attempts, 0);
     check_i64(j.completed_at, 0);
     check_str(j.result, NULL);
     sl_job_fini(&j);
-    get(f->s, next, &j);
+    sl_test_get_job(f->s, next, &j);
     check_status(j.status, SL_JOB_PENDING);
     check_i64(j.attempts, 0);
     sl_job_fini(&j);
@@ -994,7 +922,7 @@ static void test_shutdown_late_finish_is_fenced(void **state)
     sl_jobs_free(claimed, n);
 
     struct sl_job j;
-    get(s2, id, &j);
+    sl_test_get_job(s2, id, &j);
     check_status(j.status, SL_JOB_PROCESSING); /* still the new claim's, not completed */
     check_i64(j.fence, fence);
     check_str(j.result, NULL);
@@ -1019,7 +947,7 @@ static void test_shutdown_idle_runner(void **state)
     check_i64(g_count, 0);
 
     struct sl_job j;
-    get(f->s, id, &j);
+    sl_test_get_job(f->s, id, &j);
     check_status(j.status, SL_JOB_PENDING);
     check_i64(j.attempts, 0);
     sl_job_fini(&j);

@@ -19,14 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define check_rc(rc, want, err)                                                                    \
-    do {                                                                                           \
-        int rc_ = (rc), want_ = (want);                                                            \
-        if (rc_ != want_)                                                                          \
-            fail_msg("%s returned %d (%s: %s), expected %d (%s)", #rc, rc_, sl_err_code(rc_),      \
-                     (err)->msg, want_, sl_err_code(want_));                                       \
-    } while (0)
-
 struct fx {
     char dir[256];
     char root[300]; /* <dir>/blobs */
@@ -38,15 +30,13 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct sl_error err = {0};
-    char url[320];
     if (!f)
         return -1;
     sl_test_tmpdir(f->dir);
-    snprintf(f->root, sizeof f->root, "%s/blobs", f->dir);
-    snprintf(url, sizeof url, "file:%s", f->root);
-    int rc = sl_blob_open(url, &f->b, &err);
+    int rc = sl_test_blob_open(f->dir, f->root, sizeof f->root, &f->b, &err);
     if (rc != 0 || !f->b) {
-        print_error("sl_blob_open(%s) returned %d (%s: %s)\n", url, rc, sl_err_code(rc), err.msg);
+        print_error("sl_blob_open(file:%s) returned %d (%s: %s)\n", f->root, rc, sl_err_code(rc),
+                    err.msg);
         free(f);
         return -1;
     }
@@ -70,11 +60,7 @@ static int teardown(void **state)
 static void make_src(struct fx *f, const void *data, size_t len, char path[PATH_MAX])
 {
     snprintf(path, PATH_MAX, "%s/src-%d.tmp", f->dir, ++f->srcs);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0)
-        fail_msg("cannot create %s: %s", path, strerror(errno));
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    assert_int_equal(close(fd), 0);
+    sl_test_write_new(path, data, len);
 }
 
 /* "<upload>/<job>" from two fresh UUIDv7s, or from the given upload id. */

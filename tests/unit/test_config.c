@@ -10,21 +10,6 @@
 #include "util/config.h"
 #include "util/err.h"
 
-#define check_rc(rc, want, err)                                                                    \
-    do {                                                                                           \
-        int rc_ = (rc), want_ = (want);                                                            \
-        if (rc_ != want_)                                                                          \
-            fail_msg("%s returned %d (%s: %s), expected %d (%s)", #rc, rc_, sl_err_code(rc_),      \
-                     (err)->msg, want_, sl_err_code(want_));                                       \
-    } while (0)
-
-#define check_i64(got, want)                                                                       \
-    do {                                                                                           \
-        long long got_ = (long long)(got), want_ = (long long)(want);                              \
-        if (got_ != want_)                                                                         \
-            fail_msg("%s is %lld, expected %lld", #got, got_, want_);                              \
-    } while (0)
-
 static const char *const vars[] = {"PORT",
                                    "HOST",
                                    "CRON_SECRET",
@@ -66,18 +51,7 @@ static void write_file(const char *dir, const char *name, const char *text)
 {
     char path[400];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
-}
-
-static void check_str(const char *name, const char *got, const char *want)
-{
-    if (!got)
-        fail_msg("%s is NULL, expected '%s'", name, want);
-    if (strcmp(got, want) != 0)
-        fail_msg("%s is '%s', expected '%s'", name, got, want);
+    sl_test_write_text(path, text);
 }
 
 static void test_defaults(void **state)
@@ -89,11 +63,11 @@ static void test_defaults(void **state)
     sl_test_tmpdir(dir);
     check_rc(sl_config_load(&cfg, dir, &err), 0, &err);
     check_i64(cfg.port, 3000);
-    check_str("host", cfg.host, "127.0.0.1");
+    check_str(cfg.host, "127.0.0.1");
     assert_null(cfg.cron_secret);
-    check_str("data_dir", cfg.data_dir, "./data");
-    check_str("database_url", cfg.database_url, "sqlite:./data/sluice.db");
-    check_str("blob_url", cfg.blob_url, "file:./data/blobs");
+    check_str(cfg.data_dir, "./data");
+    check_str(cfg.database_url, "sqlite:./data/sluice.db");
+    check_str(cfg.blob_url, "file:./data/blobs");
     check_i64(cfg.batch_size, 5);
     check_i64(cfg.max_attempts, 3);
     check_i64(cfg.max_upload_bytes, 1073741824LL);
@@ -112,7 +86,7 @@ static void test_defaults_from_working_directory(void **state)
     struct sl_error err = {0};
     check_rc(sl_config_load(&cfg, NULL, &err), 0, &err);
     check_i64(cfg.port, 3000);
-    check_str("database_url", cfg.database_url, "sqlite:./data/sluice.db");
+    check_str(cfg.database_url, "sqlite:./data/sluice.db");
     sl_config_fini(&cfg);
 }
 
@@ -129,12 +103,12 @@ static void test_precedence(void **state)
     write_file(dir, ".env.local", "PORT=4002\nSLUICE_BATCH_SIZE=8\nCRON_SECRET=from-local\n");
     setenv("SLUICE_BATCH_SIZE", "9", 1);
     check_rc(sl_config_load(&cfg, dir, &err), 0, &err);
-    check_i64(cfg.batch_size, 9);                            /* process environment */
-    check_i64(cfg.port, 4002);                               /* .env.local over .env */
-    check_str("cron_secret", cfg.cron_secret, "from-local"); /* .env.local over .env */
-    check_str("host", cfg.host, "10.0.0.1");                 /* only in .env */
-    check_i64(cfg.max_attempts, 4);                          /* only in .env */
-    check_i64(cfg.job_timeout_s, 300);                       /* nowhere: default */
+    check_i64(cfg.batch_size, 9);             /* process environment */
+    check_i64(cfg.port, 4002);                /* .env.local over .env */
+    check_str(cfg.cron_secret, "from-local"); /* .env.local over .env */
+    check_str(cfg.host, "10.0.0.1");          /* only in .env */
+    check_i64(cfg.max_attempts, 4);           /* only in .env */
+    check_i64(cfg.job_timeout_s, 300);        /* nowhere: default */
     sl_config_fini(&cfg);
 }
 
@@ -153,9 +127,9 @@ static void test_process_env_over_both_files(void **state)
     setenv("SLUICE_MAX_UPLOAD_BYTES", "1048576", 1);
     setenv("SLUICE_JOB_TIMEOUT_SECONDS", "60", 1);
     check_rc(sl_config_load(&cfg, dir, &err), 0, &err);
-    check_str("host", cfg.host, "0.0.0.0");
+    check_str(cfg.host, "0.0.0.0");
     check_i64(cfg.continuous, 1);
-    check_str("cron_secret", cfg.cron_secret, "s3cret");
+    check_str(cfg.cron_secret, "s3cret");
     check_i64(cfg.max_upload_bytes, 1048576);
     check_i64(cfg.job_timeout_s, 60);
     sl_config_fini(&cfg);
@@ -171,16 +145,16 @@ static void test_data_dir_and_urls(void **state)
     sl_test_tmpdir(dir);
     write_file(dir, ".env", "SLUICE_DATA_DIR=/var/lib/sluice\n");
     check_rc(sl_config_load(&cfg, dir, &err), 0, &err);
-    check_str("data_dir", cfg.data_dir, "/var/lib/sluice");
-    check_str("database_url", cfg.database_url, "sqlite:/var/lib/sluice/sluice.db");
-    check_str("blob_url", cfg.blob_url, "file:/var/lib/sluice/blobs");
+    check_str(cfg.data_dir, "/var/lib/sluice");
+    check_str(cfg.database_url, "sqlite:/var/lib/sluice/sluice.db");
+    check_str(cfg.blob_url, "file:/var/lib/sluice/blobs");
     sl_config_fini(&cfg);
 
     setenv("DATABASE_URL", "postgres://user:pw@db:5432/sluice", 1);
     setenv("SLUICE_BLOB_URL", "s3://bucket/prefix", 1);
     check_rc(sl_config_load(&cfg, dir, &err), 0, &err);
-    check_str("database_url", cfg.database_url, "postgres://user:pw@db:5432/sluice");
-    check_str("blob_url", cfg.blob_url, "s3://bucket/prefix");
+    check_str(cfg.database_url, "postgres://user:pw@db:5432/sluice");
+    check_str(cfg.blob_url, "s3://bucket/prefix");
     sl_config_fini(&cfg);
 }
 

@@ -6,15 +6,6 @@
 #include "util/dotenv.h"
 #include "util/err.h"
 
-/* Checks rc and prints the error's code and message when it is not the expected one. */
-#define check_rc(rc, want, err)                                                                    \
-    do {                                                                                           \
-        int rc_ = (rc), want_ = (want);                                                            \
-        if (rc_ != want_)                                                                          \
-            fail_msg("%s returned %d (%s: %s), expected %d (%s)", #rc, rc_, sl_err_code(rc_),      \
-                     (err)->msg, want_, sl_err_code(want_));                                       \
-    } while (0)
-
 static void check_value(const struct sl_dotenv *env, const char *key, const char *want)
 {
     const char *got = sl_dotenv_get(env, key);
@@ -42,14 +33,6 @@ static int names_line(const char *msg, const char *name, int n)
         p = end - 1;
     }
     return 0;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
 }
 
 static void test_comments_blank_export(void **state)
@@ -207,7 +190,8 @@ static void test_load_file(void **state)
     struct sl_error err = {0};
     sl_test_tmpdir(dir);
     snprintf(path, sizeof path, "%s/.env", dir);
-    write_file(path, "# file\r\nexport PORT=4000\r\nHOST='0.0.0.0'\r\nPORT=4001 # later\r\n");
+    sl_test_write_text(path,
+                       "# file\r\nexport PORT=4000\r\nHOST='0.0.0.0'\r\nPORT=4001 # later\r\n");
     check_rc(sl_dotenv_load(&env, path, &err), 0, &err);
     check_value(&env, "PORT", "4001");
     check_value(&env, "HOST", "0.0.0.0");
@@ -236,7 +220,7 @@ static void test_load_error_names_path_and_line(void **state)
     struct sl_error err = {0};
     sl_test_tmpdir(dir);
     snprintf(path, sizeof path, "%s/.env.local", dir);
-    write_file(path, "A=1\n# two\nB='open\n");
+    sl_test_write_text(path, "A=1\n# two\nB='open\n");
     int rc = sl_dotenv_load(&env, path, &err);
     check_rc(rc, SL_ECONFIG, &err);
     if (!names_line(err.msg, ".env.local", 3))

@@ -6,13 +6,6 @@
 #include "core/job.h"
 #include "util/err.h"
 
-#define check_i64(got, want)                                                                       \
-    do {                                                                                           \
-        long long got_ = (long long)(got), want_ = (long long)(want);                              \
-        if (got_ != want_)                                                                         \
-            fail_msg("%s is %lld, expected %lld", #got, got_, want_);                              \
-    } while (0)
-
 #define SHA_HEX "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 static void check_type(const char *file_name, const char *want)
@@ -108,10 +101,7 @@ static void fill_job(struct sl_job *j)
     memset(j, 0, sizeof *j);
     snprintf(j->id, sizeof j->id, "%s", "01a22b64-b993-7abc-8def-0123456789ab");
     snprintf(j->upload_id, sizeof j->upload_id, "%s", "01a22b64-b993-7abd-9def-0123456789ab");
-    j->tenant = strdup("acme");
-    j->type = strdup("csv");
-    j->file_name = strdup("orders \"2026\".csv");
-    j->content_type = strdup("text/csv");
+    sl_test_job_strings(j, "acme", "csv", "orders \"2026\".csv", "text/csv");
     snprintf(j->blob_key, sizeof j->blob_key, "%s", "blobs/01a22b64");
     j->size = 5000000000LL; /* over 32 bits */
     snprintf(j->sha256, sizeof j->sha256, "%s", SHA_HEX);
@@ -126,10 +116,6 @@ static void fill_job(struct sl_job *j)
     j->fence = 7;
     j->error = strdup("row 3: bad date");
     j->result = strdup("{\"format\":\"csv\",\"totalRows\":3,\"columns\":[\"a\",\"b\"]}");
-    assert_non_null(j->tenant);
-    assert_non_null(j->type);
-    assert_non_null(j->file_name);
-    assert_non_null(j->content_type);
     assert_non_null(j->error);
     assert_non_null(j->result);
 }

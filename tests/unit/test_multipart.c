@@ -17,14 +17,6 @@
 
 #define MAX_PARTS 8
 
-#define check_rc(rc, want, err)                                                                    \
-    do {                                                                                           \
-        int rc_ = (rc), want_ = (want);                                                            \
-        if (rc_ != want_)                                                                          \
-            fail_msg("%s returned %d (%s: %s), expected %d (%s)", #rc, rc_, sl_err_code(rc_),      \
-                     (err)->msg, want_, sl_err_code(want_));                                       \
-    } while (0)
-
 /* ---------------------------------------------------------------------------------------------
  * Collecting parts
  */
@@ -159,16 +151,6 @@ static void collect_fini(struct collect *c)
  * Feeding bodies
  */
 
-/* A small fixed-seed generator (xorshift32), so random splits are the same on every run. */
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *state = x;
-}
-
 /*
  * Parses body with boundary, fed in chunks of `chunk` bytes (0: the whole body at once; -1:
  * random sizes from 1 to 40 drawn from *seed). Returns the first non-zero rc of feed or finish.
@@ -186,7 +168,7 @@ static int parse_body(const char *boundary, const char *body, size_t len, int ch
         if (chunk > 0 && (size_t)chunk < n)
             n = (size_t)chunk;
         else if (chunk < 0 && n > 1)
-            n = 1 + next_random(seed) % (n < 40 ? n : 40);
+            n = 1 + sl_test_next_random(seed) % (n < 40 ? n : 40);
         rc = sl_multipart_feed(mp, body + off, n, err);
         off += n;
     }
@@ -422,7 +404,7 @@ static void test_large_file_streams(void **state)
     for (int64_t fed = 0; fed < FILE_BYTES; fed += CHUNK) {
         /* Random bytes, with CR, LF and dashes sprinkled in to tempt the delimiter search. */
         for (int i = 0; i < CHUNK; i++) {
-            uint32_t r = next_random(&seed);
+            uint32_t r = sl_test_next_random(&seed);
             chunk[i] = (r & 0x700) == 0 ? "\r\n--"[r & 3] : (char)(r >> 24);
         }
         assert_int_equal(sl_sha256_update(want_hash, chunk, CHUNK), 0);

@@ -23,40 +23,6 @@
 #define NOW   (T0 + HOUR) /* a claim time after every job's creation */
 #define LEASE (5 * MIN)
 
-#define check_rc(rc, want, err)                                                                    \
-    do {                                                                                           \
-        int rc_ = (rc), want_ = (want);                                                            \
-        if (rc_ != want_)                                                                          \
-            fail_msg("%s returned %d (%s: %s), expected %d (%s)", #rc, rc_, sl_err_code(rc_),      \
-                     (err)->msg, want_, sl_err_code(want_));                                       \
-    } while (0)
-
-#define check_i64(got, want)                                                                       \
-    do {                                                                                           \
-        long long got_ = (long long)(got), want_ = (long long)(want);                              \
-        if (got_ != want_)                                                                         \
-            fail_msg("%s is %lld, expected %lld", #got, got_, want_);                              \
-    } while (0)
-
-#define check_status(got, want)                                                                    \
-    do {                                                                                           \
-        enum sl_job_status got_ = (got), want_ = (want);                                           \
-        if (got_ != want_)                                                                         \
-            fail_msg("%s is %s, expected %s", #got, sl_job_status_name(got_),                      \
-                     sl_job_status_name(want_));                                                   \
-    } while (0)
-
-#define check_str(got, want)                                                                       \
-    do {                                                                                           \
-        const char *got_ = (got), *want_ = (want);                                                 \
-        if (!want_ && got_)                                                                        \
-            fail_msg("%s is '%s', expected NULL", #got, got_);                                     \
-        if (want_ && !got_)                                                                        \
-            fail_msg("%s is NULL, expected '%s'", #got, want_);                                    \
-        if (want_ && strcmp(got_, want_) != 0)                                                     \
-            fail_msg("%s is '%s', expected '%s'", #got, got_, want_);                              \
-    } while (0)
-
 #define FX_OWNED_MAX 8
 
 struct fx {
@@ -76,8 +42,7 @@ static int setup(void **state)
     if (!f)
         return -1;
     sl_test_tmpdir(f->dir);
-    snprintf(f->url, sizeof f->url, "sqlite:%s/s.db", f->dir);
-    int rc = sl_store_open(f->url, &f->s, &err);
+    int rc = sl_test_store_open(f->dir, f->url, sizeof f->url, &f->s, &err);
     if (rc != 0) {
         print_error("sl_store_open(%s) returned %d (%s: %s)\n", f->url, rc, sl_err_code(rc),
                     err.msg);
@@ -111,14 +76,7 @@ static void make_job(struct sl_job *j, const char *tenant, const char *type, con
     memset(j, 0, sizeof *j);
     assert_int_equal(sl_uuid7(created_at, j->id), 0);
     assert_int_equal(sl_uuid7(created_at, j->upload_id), 0);
-    j->tenant = strdup(tenant);
-    j->type = strdup(type);
-    j->file_name = strdup(file_name);
-    j->content_type = strdup("text/csv");
-    assert_non_null(j->tenant);
-    assert_non_null(j->type);
-    assert_non_null(j->file_name);
-    assert_non_null(j->content_type);
+    sl_test_job_strings(j, tenant, type, file_name, "text/csv");
     snprintf(j->blob_key, sizeof j->blob_key, "blob-%u", ++seq);
     for (int i = 0; i < 64; i++)
         j->sha256[i] = hex[(seq * 7 + (unsigned)i * 5) % 16];
@@ -144,14 +102,12 @@ static struct sl_job *new_jobs(struct fx *f, size_t n)
 
 static void insert(struct fx *f, const struct sl_job *jobs, size_t n)
 {
-    struct sl_error err = {0};
-    check_rc(sl_store_insert_jobs(f->s, jobs, n, &err), 0, &err);
+    sl_test_insert_jobs(f->s, jobs, n);
 }
 
 static void get(struct fx *f, const char *id, struct sl_job *out)
 {
-    struct sl_error err = {0};
-    check_rc(sl_store_get_job(f->s, id, out, &err), 0, &err);
+    sl_test_get_job(f->s, id, out);
 }
 
 static size_t claim(struct fx *f, int64_t now, int limit, int64_t lease_ms, struct sl_job **jobs)

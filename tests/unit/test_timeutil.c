@@ -9,14 +9,6 @@
 
 #include <time.h>
 
-/* Compares two 64-bit integers and prints both sides in decimal on failure. */
-#define check_i64(got, want)                                                                       \
-    do {                                                                                           \
-        long long got_ = (long long)(got), want_ = (long long)(want);                              \
-        if (got_ != want_)                                                                         \
-            fail_msg("%s is %lld, expected %lld", #got, got_, want_);                              \
-    } while (0)
-
 static void check_format(int64_t ms, const char *want)
 {
     char out[SL_ISO_MAX];
