@@ -4,11 +4,11 @@
 BUILD    ?= build
 SANITIZE ?= 0
 CC       ?= cc
-PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto
+PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto libzip expat freexl yajl
 
 CFLAGS_BASE = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
               -g -Isrc $(shell pkg-config --cflags $(PKGS))
-LDLIBS      = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+LDLIBS      = $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread -lm
 ifeq ($(SANITIZE),1)
   CFLAGS  = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=undefined

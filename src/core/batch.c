@@ -163,7 +163,8 @@ int64_t sl_runner_last_run_at(struct sl_runner *r)
 static int run_processor(struct sl_runner *r, const struct sl_job *job, char **result,
                          struct sl_error *err)
 {
-    sl_processor_fn fn = sl_processors_find(r->procs, job->type);
+    const void *arg = NULL;
+    sl_processor_fn fn = sl_processors_find(r->procs, job->type, &arg);
     *result = NULL;
     if (r->cfg->test_process_delay_ms > 0) {
         struct timespec ts = {r->cfg->test_process_delay_ms / 1000,
@@ -172,7 +173,12 @@ static int run_processor(struct sl_runner *r, const struct sl_job *job, char **r
     }
     if (!fn)
         return sl_err_set(err, SL_EPROCESS, "no processor for job type '%s'", job->type);
-    struct sl_proc_ctx ctx = {.job = job, .blob = r->blob, .cfg = r->cfg};
+    struct sl_proc_ctx ctx = {.job = job,
+                              .blob = r->blob,
+                              .store = r->store,
+                              .cfg = r->cfg,
+                              .arg = arg,
+                              .deadline_ms = sl_now_ms() + lease_ms(r)};
     return fn(&ctx, result, err);
 }
 

@@ -183,9 +183,9 @@ static int setup(void **state)
     f->cfg.retry_max_ms = 0;
     f->cfg.shutdown_grace_s = 1;
     sl_processors_init(&f->procs);
-    if (sl_processors_set(&f->procs, "boom", proc_boom) != 0 ||
-        sl_processors_set(&f->procs, "count", proc_count) != 0 ||
-        sl_processors_set(&f->procs, "slow", proc_slow) != 0 ||
+    if (sl_processors_set(&f->procs, "boom", proc_boom, NULL) != 0 ||
+        sl_processors_set(&f->procs, "count", proc_count, NULL) != 0 ||
+        sl_processors_set(&f->procs, "slow", proc_slow, NULL) != 0 ||
         sl_runner_new(&f->cfg, f->s, f->b, &f->procs, &f->r) != 0) {
         print_error("setting up the runner failed\n");
         sl_blob_close(f->b);
