@@ -381,6 +381,27 @@ static int sq_heartbeat(struct sl_store *s, const char *id, int64_t fence, int64
     return rc;
 }
 
+int sq_progress(struct sl_store *s, const char *id, int64_t fence, const char *result,
+                struct sl_error *err)
+{
+    struct sqlite_store *ss = cast(s);
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&ss->lock);
+    int rc = sq_prepare(ss,
+                        "UPDATE jobs SET result = ?3 WHERE id = ?1 AND fence = ?2"
+                        " AND status = 'processing'",
+                        &st, err);
+    if (rc == 0) {
+        sq_bind_text(st, 1, id);
+        sqlite3_bind_int64(st, 2, fence);
+        sq_bind_text(st, 3, result);
+        rc = fenced_update(ss, st, err);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&ss->lock);
+    return rc;
+}
+
 static int sq_complete(struct sl_store *s, const char *id, int64_t fence, int64_t now,
                        int64_t processing_ms, const char *result, struct sl_error *err)
 {
@@ -662,6 +683,13 @@ static const struct sl_store_ops sqlite_ops = {
     .cron_claim = sq_cron_claim,
     .cron_record = sq_cron_record,
     .cron_last_run = sq_cron_last_run,
+    .progress = sq_progress,
+    .upsert_records = sq_upsert_records,
+    .add_row_errors = sq_add_row_errors,
+    .clear_row_errors = sq_clear_row_errors,
+    .list_row_errors = sq_list_row_errors,
+    .list_records = sq_list_records,
+    .get_record = sq_get_record,
     .close = sq_close,
 };
 

@@ -40,6 +40,21 @@ int sq_cron_claim(struct sl_store *s, const char *path, int64_t slot_at, int64_t
 int sq_cron_record(struct sl_store *s, const char *path, int64_t slot_at, int status,
                    int64_t duration_ms, int skipped, struct sl_error *err);
 int sq_cron_last_run(struct sl_store *s, const char *path, int64_t *at, struct sl_error *err);
+int sq_progress(struct sl_store *s, const char *id, int64_t fence, const char *result,
+                struct sl_error *err);
+int sq_upsert_records(struct sl_store *s, const char *tenant, const char *type, const char *job_id,
+                      const struct sl_record_in *recs, size_t n, int64_t now, int64_t *created,
+                      int64_t *updated, struct sl_error *err);
+int sq_add_row_errors(struct sl_store *s, const char *job_id, int64_t first_seq,
+                      const struct sl_row_error *errs, size_t n, struct sl_error *err);
+int sq_clear_row_errors(struct sl_store *s, const char *job_id, struct sl_error *err);
+int sq_list_row_errors(struct sl_store *s, const char *job_id, int64_t after_seq, int limit,
+                       struct sl_row_error_out **out, size_t *n, int64_t *next_seq,
+                       struct sl_error *err);
+int sq_list_records(struct sl_store *s, const char *tenant, const char *type, const char *after_key,
+                    int limit, struct sl_record **out, size_t *n, int *more, struct sl_error *err);
+int sq_get_record(struct sl_store *s, const char *tenant, const char *type, const char *key,
+                  struct sl_record *out, struct sl_error *err);
 int sq_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *err);
 
 #endif

@@ -68,6 +68,26 @@ static const char *const sl_sqlite_migrations[] = {
     "  skipped INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (path, slot_at)) WITHOUT ROWID;"
     "CREATE INDEX jobs_pending_due ON jobs(due_at) WHERE status = 'pending';",
+
+    /* 3: imported records, keyed by (tenant, type, key), and the row errors of each import in
+     * the order they were found. */
+    "CREATE TABLE records ("
+    "  tenant TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  data TEXT NOT NULL,"
+    "  job_id TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (tenant, type, key)) WITHOUT ROWID;"
+    "CREATE TABLE row_errors ("
+    "  job_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  row INTEGER NOT NULL,"
+    "  field TEXT,"
+    "  value TEXT,"
+    "  message TEXT NOT NULL,"
+    "  PRIMARY KEY (job_id, seq)) WITHOUT ROWID;",
 };
 
 #endif

@@ -153,6 +153,74 @@ int sl_store_cron_last_run(struct sl_store *s, const char *path, int64_t *at, st
     return s->ops->cron_last_run(s, path, at, err);
 }
 
+int sl_store_progress(struct sl_store *s, const char *id, int64_t fence, const char *result,
+                      struct sl_error *err)
+{
+    return s->ops->progress(s, id, fence, result, err);
+}
+
+int sl_store_upsert_records(struct sl_store *s, const char *tenant, const char *type,
+                            const char *job_id, const struct sl_record_in *recs, size_t n,
+                            int64_t now, int64_t *created, int64_t *updated, struct sl_error *err)
+{
+    return s->ops->upsert_records(s, tenant, type, job_id, recs, n, now, created, updated, err);
+}
+
+int sl_store_add_row_errors(struct sl_store *s, const char *job_id, int64_t first_seq,
+                            const struct sl_row_error *errs, size_t n, struct sl_error *err)
+{
+    return s->ops->add_row_errors(s, job_id, first_seq, errs, n, err);
+}
+
+int sl_store_clear_row_errors(struct sl_store *s, const char *job_id, struct sl_error *err)
+{
+    return s->ops->clear_row_errors(s, job_id, err);
+}
+
+int sl_store_list_row_errors(struct sl_store *s, const char *job_id, int64_t after_seq, int limit,
+                             struct sl_row_error_out **out, size_t *n, int64_t *next_seq,
+                             struct sl_error *err)
+{
+    return s->ops->list_row_errors(s, job_id, after_seq, limit, out, n, next_seq, err);
+}
+
+int sl_store_list_records(struct sl_store *s, const char *tenant, const char *type,
+                          const char *after_key, int limit, struct sl_record **out, size_t *n,
+                          int *more, struct sl_error *err)
+{
+    return s->ops->list_records(s, tenant, type, after_key, limit, out, n, more, err);
+}
+
+int sl_store_get_record(struct sl_store *s, const char *tenant, const char *type, const char *key,
+                        struct sl_record *out, struct sl_error *err)
+{
+    return s->ops->get_record(s, tenant, type, key, out, err);
+}
+
+void sl_record_fini(struct sl_record *r)
+{
+    free(r->key);
+    free(r->data);
+    memset(r, 0, sizeof *r);
+}
+
+void sl_records_free(struct sl_record *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sl_record_fini(&r[i]);
+    free(r);
+}
+
+void sl_row_errors_free(struct sl_row_error_out *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].field);
+        free(e[i].value);
+        free(e[i].message);
+    }
+    free(e);
+}
+
 static void brief_fini(struct sl_job_brief *b)
 {
     free(b->file_name);

@@ -98,6 +98,38 @@ struct sl_stats {
     size_t day_count;
 };
 
+/* One imported record, as an import writes it. */
+struct sl_record_in {
+    const char *key;
+    const char *data; /* JSON object text */
+};
+
+/* One row error of an import ({row, field, value, message} in the contract). */
+struct sl_row_error {
+    int64_t row;       /* data row from 1; 0 for a file-level note */
+    const char *field; /* may be NULL */
+    const char *value; /* may be NULL */
+    const char *message;
+};
+
+/* A stored record, owned by the caller (sl_record_fini). */
+struct sl_record {
+    char *key;
+    char *data; /* JSON object text */
+    char job_id[SL_UUID_MAX];
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+/* A stored row error, owned by the caller (sl_row_errors_free). */
+struct sl_row_error_out {
+    int64_t seq;
+    int64_t row;
+    char *field;
+    char *value;
+    char *message;
+};
+
 struct sl_store;
 
 struct sl_store_ops {
@@ -134,6 +166,22 @@ struct sl_store_ops {
     int (*cron_record)(struct sl_store *s, const char *path, int64_t slot_at, int status,
                        int64_t duration_ms, int skipped, struct sl_error *err);
     int (*cron_last_run)(struct sl_store *s, const char *path, int64_t *at, struct sl_error *err);
+    int (*progress)(struct sl_store *s, const char *id, int64_t fence, const char *result,
+                    struct sl_error *err);
+    int (*upsert_records)(struct sl_store *s, const char *tenant, const char *type,
+                          const char *job_id, const struct sl_record_in *recs, size_t n,
+                          int64_t now, int64_t *created, int64_t *updated, struct sl_error *err);
+    int (*add_row_errors)(struct sl_store *s, const char *job_id, int64_t first_seq,
+                          const struct sl_row_error *errs, size_t n, struct sl_error *err);
+    int (*clear_row_errors)(struct sl_store *s, const char *job_id, struct sl_error *err);
+    int (*list_row_errors)(struct sl_store *s, const char *job_id, int64_t after_seq, int limit,
+                           struct sl_row_error_out **out, size_t *n, int64_t *next_seq,
+                           struct sl_error *err);
+    int (*list_records)(struct sl_store *s, const char *tenant, const char *type,
+                        const char *after_key, int limit, struct sl_record **out, size_t *n,
+                        int *more, struct sl_error *err);
+    int (*get_record)(struct sl_store *s, const char *tenant, const char *type, const char *key,
+                      struct sl_record *out, struct sl_error *err);
     void (*close)(struct sl_store *s);
 };
 
@@ -186,6 +234,37 @@ int sl_store_cron_record(struct sl_store *s, const char *path, int64_t slot_at, 
                          int64_t duration_ms, int skipped, struct sl_error *err);
 /* When path was last fired (not skipped) by any process: ms, 0 when never. */
 int sl_store_cron_last_run(struct sl_store *s, const char *path, int64_t *at, struct sl_error *err);
+
+/* Sets a processing job's result to a progress summary, under its fence (SL_EFENCED if lost). */
+int sl_store_progress(struct sl_store *s, const char *id, int64_t fence, const char *result,
+                      struct sl_error *err);
+/*
+ * Inserts or replaces n records of (tenant, type) in one transaction, counting how many keys
+ * were new (*created) and how many existed (*updated). All or nothing.
+ */
+int sl_store_upsert_records(struct sl_store *s, const char *tenant, const char *type,
+                            const char *job_id, const struct sl_record_in *recs, size_t n,
+                            int64_t now, int64_t *created, int64_t *updated, struct sl_error *err);
+/* Appends row errors numbered first_seq, first_seq + 1, ... in one transaction. */
+int sl_store_add_row_errors(struct sl_store *s, const char *job_id, int64_t first_seq,
+                            const struct sl_row_error *errs, size_t n, struct sl_error *err);
+/* Removes a job's row errors (an import starting again). */
+int sl_store_clear_row_errors(struct sl_store *s, const char *job_id, struct sl_error *err);
+/* Up to limit row errors with seq > after_seq, in order; *next_seq is 0 on the last page. */
+int sl_store_list_row_errors(struct sl_store *s, const char *job_id, int64_t after_seq, int limit,
+                             struct sl_row_error_out **out, size_t *n, int64_t *next_seq,
+                             struct sl_error *err);
+/* Up to limit records of (tenant, type) with key > after_key (NULL: from the first), by key;
+ * *more is 1 when another page follows. */
+int sl_store_list_records(struct sl_store *s, const char *tenant, const char *type,
+                          const char *after_key, int limit, struct sl_record **out, size_t *n,
+                          int *more, struct sl_error *err);
+int sl_store_get_record(struct sl_store *s, const char *tenant, const char *type, const char *key,
+                        struct sl_record *out, struct sl_error *err);
+
+void sl_record_fini(struct sl_record *r);
+void sl_records_free(struct sl_record *r, size_t n);
+void sl_row_errors_free(struct sl_row_error_out *e, size_t n);
 
 void sl_queue_status_fini(struct sl_queue_status *q);
 void sl_stats_fini(struct sl_stats *st);

@@ -1,0 +1,259 @@
+/*
+ * Imported records and row errors in the SQLite store. Writes come in batches from an import
+ * (one transaction per batch, so a large file commits in steps and a crash loses at most the
+ * batch in flight: re-running the job rewrites the same keys). Reads page by primary key.
+ */
+#include "store/sqlite_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Inserts or updates one record; counts it. Statements are prepared by the caller. */
+static int upsert_one(struct sqlite_store *ss, sqlite3_stmt *exists, sqlite3_stmt *put,
+                      const char *tenant, const char *type, const char *job_id,
+                      const struct sl_record_in *rec, int64_t now, int64_t *created,
+                      int64_t *updated, struct sl_error *err)
+{
+    sqlite3_reset(exists);
+    sq_bind_text(exists, 1, tenant);
+    sq_bind_text(exists, 2, type);
+    sq_bind_text(exists, 3, rec->key);
+    int r = sqlite3_step(exists);
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        return sq_db_fail(ss, err, "record lookup");
+    sqlite3_reset(put);
+    sq_bind_text(put, 1, tenant);
+    sq_bind_text(put, 2, type);
+    sq_bind_text(put, 3, rec->key);
+    sq_bind_text(put, 4, rec->data);
+    sq_bind_text(put, 5, job_id);
+    sqlite3_bind_int64(put, 6, now);
+    if (sqlite3_step(put) != SQLITE_DONE)
+        return sq_db_fail(ss, err, "record upsert");
+    if (r == SQLITE_ROW)
+        (*updated)++;
+    else
+        (*created)++;
+    return 0;
+}
+
+int sq_upsert_records(struct sl_store *s, const char *tenant, const char *type, const char *job_id,
+                      const struct sl_record_in *recs, size_t n, int64_t now, int64_t *created,
+                      int64_t *updated, struct sl_error *err)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *exists = NULL, *put = NULL;
+    int64_t c = 0, u = 0;
+    int rc;
+
+    pthread_mutex_lock(&ss->lock);
+    if ((rc = sq_exec(ss, "BEGIN IMMEDIATE", err)) != 0 ||
+        (rc = sq_prepare(ss, "SELECT 1 FROM records WHERE tenant = ?1 AND type = ?2 AND key = ?3",
+                         &exists, err)) != 0 ||
+        (rc = sq_prepare(ss,
+                         "INSERT INTO records (tenant, type, key, data, job_id, created_at,"
+                         " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+                         " ON CONFLICT (tenant, type, key) DO UPDATE SET data = excluded.data,"
+                         " job_id = excluded.job_id, updated_at = excluded.updated_at",
+                         &put, err)) != 0)
+        goto out;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = upsert_one(ss, exists, put, tenant, type, job_id, &recs[i], now, &c, &u, err);
+    if (rc == 0)
+        rc = sq_exec(ss, "COMMIT", err);
+out:
+    sqlite3_finalize(exists);
+    sqlite3_finalize(put);
+    if (rc)
+        sq_rollback(ss);
+    pthread_mutex_unlock(&ss->lock);
+    if (rc == 0) {
+        *created += c;
+        *updated += u;
+    }
+    return rc;
+}
+
+int sq_add_row_errors(struct sl_store *s, const char *job_id, int64_t first_seq,
+                      const struct sl_row_error *errs, size_t n, struct sl_error *err)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    pthread_mutex_lock(&ss->lock);
+    if ((rc = sq_exec(ss, "BEGIN IMMEDIATE", err)) != 0 ||
+        (rc = sq_prepare(ss,
+                         "INSERT OR REPLACE INTO row_errors (job_id, seq, row, field, value,"
+                         " message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         &st, err)) != 0)
+        goto out;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_reset(st);
+        sq_bind_text(st, 1, job_id);
+        sqlite3_bind_int64(st, 2, first_seq + (int64_t)i);
+        sqlite3_bind_int64(st, 3, errs[i].row);
+        sq_bind_text(st, 4, errs[i].field);
+        sq_bind_text(st, 5, errs[i].value);
+        sq_bind_text(st, 6, errs[i].message);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sq_db_fail(ss, err, "row error insert");
+    }
+    if (rc == 0)
+        rc = sq_exec(ss, "COMMIT", err);
+out:
+    sqlite3_finalize(st);
+    if (rc)
+        sq_rollback(ss);
+    pthread_mutex_unlock(&ss->lock);
+    return rc;
+}
+
+int sq_clear_row_errors(struct sl_store *s, const char *job_id, struct sl_error *err)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&ss->lock);
+    int rc = sq_prepare(ss, "DELETE FROM row_errors WHERE job_id = ?1", &st, err);
+    if (rc == 0) {
+        sq_bind_text(st, 1, job_id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sq_db_fail(ss, err, "row error delete");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&ss->lock);
+    return rc;
+}
+
+static int push_error(sqlite3_stmt *st, struct sl_row_error_out **out, size_t *n)
+{
+    struct sl_row_error_out *grown = realloc(*out, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return SL_ENOMEM;
+    *out = grown;
+    struct sl_row_error_out *e = &grown[*n];
+    e->seq = sqlite3_column_int64(st, 0);
+    e->row = sqlite3_column_int64(st, 1);
+    e->field = sq_col_strdup(st, 2);
+    e->value = sq_col_strdup(st, 3);
+    e->message = sq_col_strdup(st, 4);
+    (*n)++;
+    return e->message ? 0 : SL_ENOMEM;
+}
+
+int sq_list_row_errors(struct sl_store *s, const char *job_id, int64_t after_seq, int limit,
+                       struct sl_row_error_out **out, size_t *n, int64_t *next_seq,
+                       struct sl_error *err)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    *next_seq = 0;
+    pthread_mutex_lock(&ss->lock);
+    int rc = sq_prepare(ss,
+                        "SELECT seq, row, field, value, message FROM row_errors"
+                        " WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                        &st, err);
+    if (rc == 0) {
+        sq_bind_text(st, 1, job_id);
+        sqlite3_bind_int64(st, 2, after_seq);
+        sqlite3_bind_int(st, 3, limit + 1);
+        while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+            if (*n == (size_t)limit) {
+                *next_seq = (*out)[*n - 1].seq;
+                break;
+            }
+            rc = push_error(st, out, n);
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&ss->lock);
+    if (rc) {
+        sl_row_errors_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int fill_record(sqlite3_stmt *st, struct sl_record *r)
+{
+    memset(r, 0, sizeof *r);
+    r->key = sq_col_strdup(st, 0);
+    r->data = sq_col_strdup(st, 1);
+    sq_col_copy(st, 2, r->job_id, sizeof r->job_id);
+    r->created_at = sqlite3_column_int64(st, 3);
+    r->updated_at = sqlite3_column_int64(st, 4);
+    return r->key && r->data ? 0 : SL_ENOMEM;
+}
+
+int sq_list_records(struct sl_store *s, const char *tenant, const char *type, const char *after_key,
+                    int limit, struct sl_record **out, size_t *n, int *more, struct sl_error *err)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    *more = 0;
+    pthread_mutex_lock(&ss->lock);
+    int rc = sq_prepare(ss,
+                        "SELECT key, data, job_id, created_at, updated_at FROM records"
+                        " WHERE tenant = ?1 AND type = ?2 AND (?3 IS NULL OR key > ?3)"
+                        " ORDER BY key LIMIT ?4",
+                        &st, err);
+    if (rc == 0) {
+        sq_bind_text(st, 1, tenant);
+        sq_bind_text(st, 2, type);
+        sq_bind_text(st, 3, after_key);
+        sqlite3_bind_int(st, 4, limit + 1);
+        *out = calloc((size_t)limit + 1, sizeof **out);
+        if (!*out)
+            rc = SL_ENOMEM;
+        while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+            if (*n == (size_t)limit) {
+                *more = 1;
+                break;
+            }
+            rc = fill_record(st, &(*out)[(*n)++]);
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&ss->lock);
+    if (rc) {
+        sl_records_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int sq_get_record(struct sl_store *s, const char *tenant, const char *type, const char *key,
+                  struct sl_record *out, struct sl_error *err)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&ss->lock);
+    int rc = sq_prepare(ss,
+                        "SELECT key, data, job_id, created_at, updated_at FROM records"
+                        " WHERE tenant = ?1 AND type = ?2 AND key = ?3",
+                        &st, err);
+    if (rc == 0) {
+        sq_bind_text(st, 1, tenant);
+        sq_bind_text(st, 2, type);
+        sq_bind_text(st, 3, key);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            rc = fill_record(st, out);
+        else if (r == SQLITE_DONE)
+            rc = sl_err_set(err, SL_ENOT_FOUND, "no %s record with that key", type);
+        else
+            rc = sq_db_fail(ss, err, "get record");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&ss->lock);
+    if (rc)
+        sl_record_fini(out);
+    return rc;
+}
