@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #define SL_ROUTE_PARAMS_MAX 2
+#define SL_ROUTE_PARAM_MAX  520 /* bytes of one {placeholder} value, record keys included */
 
 struct MHD_Connection;
 struct MHD_Response;
@@ -26,9 +27,9 @@ struct sl_req {
     struct MHD_Connection *conn;
     struct sl_service *svc;
     const char *method; /* borrowed from the server */
-    char path[512];
+    char path[2048];
     const struct sl_route *route;
-    char params[SL_ROUTE_PARAMS_MAX][128]; /* {placeholders} of the route, in order */
+    char params[SL_ROUTE_PARAMS_MAX][SL_ROUTE_PARAM_MAX]; /* {placeholders}, in order */
     int64_t t0_us;
     int status;     /* answered status, 0 until a reply */
     uint64_t bytes; /* response body bytes */

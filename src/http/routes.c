@@ -14,18 +14,21 @@ static const struct sl_route routes[] = {
     {"DELETE", "/api/integration/jobs/{id}", sl_api_job_cancel, NULL, NULL},
     {"POST", "/api/integration/jobs/{id}/retry", sl_api_job_retry, NULL, NULL},
     {"GET", "/api/integration/jobs/{id}/file", sl_api_job_file, NULL, NULL},
+    {"GET", "/api/integration/jobs/{id}/errors", sl_api_job_errors, NULL, NULL},
+    {"GET", "/api/integration/records/{type}", sl_api_records_list, NULL, NULL},
+    {"GET", "/api/integration/records/{type}/{key}", sl_api_record_get, NULL, NULL},
     {"GET", "/healthz", sl_api_health, NULL, NULL},
 };
 
 /* Matches path against pattern, capturing {params}. Returns 1 on a match. */
-static int path_matches(const char *pattern, const char *path, char params[][128])
+static int path_matches(const char *pattern, const char *path, char params[][SL_ROUTE_PARAM_MAX])
 {
     int np = 0;
     while (*pattern && *path) {
         if (*pattern == '{') {
             const char *pend = strchr(pattern, '}');
             size_t n = strcspn(path, "/");
-            if (!pend || n == 0 || n >= 128 || np == SL_ROUTE_PARAMS_MAX)
+            if (!pend || n == 0 || n >= SL_ROUTE_PARAM_MAX || np == SL_ROUTE_PARAMS_MAX)
                 return 0;
             memcpy(params[np], path, n);
             params[np++][n] = '\0';
@@ -42,7 +45,7 @@ const struct sl_route *sl_route_match(struct sl_req *r, const char *method, cons
                                       int *status, char *allow, size_t allow_cap)
 {
     size_t used = 0;
-    char scratch[SL_ROUTE_PARAMS_MAX][128];
+    char scratch[SL_ROUTE_PARAMS_MAX][SL_ROUTE_PARAM_MAX];
 
     allow[0] = '\0';
     *status = 404;

@@ -41,5 +41,8 @@ int sl_api_job_get(struct sl_req *r);
 int sl_api_job_retry(struct sl_req *r);
 int sl_api_job_cancel(struct sl_req *r);
 int sl_api_job_file(struct sl_req *r);
+int sl_api_job_errors(struct sl_req *r);
+int sl_api_records_list(struct sl_req *r);
+int sl_api_record_get(struct sl_req *r);
 
 #endif
