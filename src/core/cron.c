@@ -12,6 +12,7 @@ struct field_spec {
     const char *name;
     int min, max;
     const char *const *names; /* names[i] is value min + i, or NULL */
+    int name_count;
 };
 
 static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
@@ -21,9 +22,9 @@ static const char *const weekday_names[] = {"sun", "mon", "tue", "wed", "thu", "
 enum { F_SECOND, F_MINUTE, F_HOUR, F_DOM, F_MONTH, F_DOW, F_COUNT };
 
 static const struct field_spec specs[F_COUNT] = {
-    {"second", 0, 59, NULL},       {"minute", 0, 59, NULL},
-    {"hour", 0, 23, NULL},         {"day-of-month", 1, 31, NULL},
-    {"month", 1, 12, month_names}, {"day-of-week", 0, 7, weekday_names},
+    {"second", 0, 59, NULL, 0},        {"minute", 0, 59, NULL, 0},
+    {"hour", 0, 23, NULL, 0},          {"day-of-month", 1, 31, NULL, 0},
+    {"month", 1, 12, month_names, 12}, {"day-of-week", 0, 7, weekday_names, 7},
 };
 
 static const struct {
@@ -46,8 +47,8 @@ static int read_value(const struct field_spec *f, const char **p, int *out)
         return 0;
     }
     if (f->names) {
-        for (int i = 0; i <= f->max - f->min && i < 12; i++) {
-            if (f->names[i] && strncasecmp(s, f->names[i], 3) == 0 &&
+        for (int i = 0; i < f->name_count; i++) {
+            if (strncasecmp(s, f->names[i], 3) == 0 &&
                 !isalpha((unsigned char)s[3])) {
                 *out = f->min + i;
                 *p = s + 3;

@@ -183,7 +183,7 @@ static json_t *to_date(const char *t)
     if (strlen(t) != 10)
         return NULL;
     char buf[32];
-    snprintf(buf, sizeof buf, "%sT00:00:00Z", t);
+    snprintf(buf, sizeof buf, "%.10sT00:00:00Z", t);
     if (sl_parse_iso8601(buf, &ms))
         return NULL;
     sl_iso8601(ms, iso);
@@ -196,7 +196,7 @@ static json_t *to_datetime(const char *t)
     int64_t ms;
     char iso[SL_ISO_MAX], buf[48];
     if (strlen(t) == 10) { /* a date alone is its midnight, UTC */
-        snprintf(buf, sizeof buf, "%sT00:00:00Z", t);
+        snprintf(buf, sizeof buf, "%.10sT00:00:00Z", t);
         t = buf;
     }
     if (sl_parse_iso8601(t, &ms))
