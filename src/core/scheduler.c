@@ -4,8 +4,9 @@
  * Each entry keeps its next slot (the next time its schedule names). When a tick finds a slot
  * due, it first records (path, slot) in the store; the store's unique key lets exactly one of
  * the processes sharing it win, and only the winner fires. Before firing, the winner checks that
- * neither its previous firing nor a batch of its own is still running: if one is, the slot is
- * recorded as skipped and counted, never queued, so batches cannot pile up behind a slow one.
+ * the entry's previous firing is not still in flight, and for the batch route that no batch of
+ * its own is running: if one is, the slot is recorded as skipped and counted, never queued, so
+ * batches cannot pile up behind a slow one. Different entries fire independently.
  * A slot found more than SL_CRON_MISSED_MS late (the process was stopped or suspended) is
  * counted as missed and not fired, as on Vercel, where missed invocations are not replayed.
  */
@@ -22,6 +23,7 @@
 struct planned {
     const struct sl_cron_entry *entry;
     int64_t next; /* ms; 0 when the schedule never fires again */
+    int firing;   /* this entry's previous firing is still in flight (under lock) */
 };
 
 struct sl_scheduler {
@@ -34,7 +36,7 @@ struct sl_scheduler {
     pthread_mutex_t lock; /* guards everything below, and plan[].next for readers */
     pthread_cond_t cond;
     struct sl_sched_counters counters;
-    int firing; /* a firing thread is in flight */
+    int firing; /* firing threads in flight, all entries */
     int started;
     int stop;
     pthread_t thread;
@@ -43,7 +45,7 @@ struct sl_scheduler {
 /* What a firing thread needs; freed by the thread. */
 struct firing {
     struct sl_scheduler *s;
-    const struct sl_cron_entry *entry;
+    struct planned *plan;
     int64_t slot;
 };
 
@@ -82,37 +84,46 @@ static void *firing_main(void *arg)
 {
     struct firing *f = arg;
     struct sl_scheduler *s = f->s;
+    const struct sl_cron_entry *e = f->plan->entry;
     struct sl_error err = {0};
     char what[96];
     int64_t t0 = sl_mono_us();
-    int status = s->hooks.fire(s->hooks.ctx, f->entry->path);
+    int status = s->hooks.fire(s->hooks.ctx, e->path);
     int64_t ms = (sl_mono_us() - t0 + 500) / 1000;
-    if (sl_store_cron_record(s->store, f->entry->path, f->slot, status, ms, 0, &err) != 0)
+    if (sl_store_cron_record(s->store, e->path, f->slot, status, ms, 0, &err) != 0)
         sl_warn("cron: cannot record slot outcome: %s", err.msg);
     if (status >= 0)
         snprintf(what, sizeof what, "fired, status %d in %lldms", status, (long long)ms);
     else
         snprintf(what, sizeof what, "fired, call failed (%s) after %lldms", sl_err_code(status),
                  (long long)ms);
-    log_slot(f->entry, f->slot, what);
+    log_slot(e, f->slot, what);
     pthread_mutex_lock(&s->lock);
-    s->firing = 0;
+    f->plan->firing = 0;
+    s->firing--;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
     free(f);
     return NULL;
 }
 
-/* Starts the firing of one slot this process has won. */
-static void fire(struct sl_scheduler *s, const struct sl_cron_entry *e, int64_t slot)
+/*
+ * Starts the firing of one slot this process has won, unless the entry's previous firing is
+ * still in flight, or the entry runs batches and a batch of this process is still running.
+ */
+static void fire(struct sl_scheduler *s, struct planned *p, int64_t slot)
 {
+    const struct sl_cron_entry *e = p->entry;
     struct sl_error err = {0};
+    int batch = strcmp(e->path, SL_BATCH_PATH) == 0;
     pthread_mutex_lock(&s->lock);
-    int skip = s->firing || (s->hooks.busy && s->hooks.busy(s->hooks.ctx));
-    if (skip)
+    int skip = p->firing || (batch && s->hooks.busy && s->hooks.busy(s->hooks.ctx));
+    if (skip) {
         s->counters.skipped_busy++;
-    else
-        s->firing = 1;
+    } else {
+        p->firing = 1;
+        s->firing++;
+    }
     pthread_mutex_unlock(&s->lock);
     if (skip) {
         sl_store_cron_record(s->store, e->path, slot, 0, 0, 1, &err);
@@ -122,7 +133,7 @@ static void fire(struct sl_scheduler *s, const struct sl_cron_entry *e, int64_t 
     struct firing *f = malloc(sizeof *f);
     pthread_t t;
     if (f) {
-        *f = (struct firing){s, e, slot};
+        *f = (struct firing){s, p, slot};
         if (pthread_create(&t, NULL, firing_main, f) == 0) {
             pthread_detach(t);
             pthread_mutex_lock(&s->lock);
@@ -133,15 +144,17 @@ static void fire(struct sl_scheduler *s, const struct sl_cron_entry *e, int64_t 
         free(f);
     }
     pthread_mutex_lock(&s->lock);
-    s->firing = 0;
+    p->firing = 0;
+    s->firing--;
+    pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
     log_slot(e, slot, "not fired: cannot start a thread");
 }
 
-/* Handles one due slot of entry e. */
-static void handle_slot(struct sl_scheduler *s, const struct sl_cron_entry *e, int64_t slot,
-                        int64_t now)
+/* Handles one due slot of plan entry p. */
+static void handle_slot(struct sl_scheduler *s, struct planned *p, int64_t slot, int64_t now)
 {
+    const struct sl_cron_entry *e = p->entry;
     struct sl_error err = {0};
     int won = 0;
     if (sl_store_cron_claim(s->store, e->path, slot, now, s->node, &won, &err) != 0) {
@@ -156,7 +169,7 @@ static void handle_slot(struct sl_scheduler *s, const struct sl_cron_entry *e, i
         sl_debug("cron slot of %s taken by another process", e->path);
         return;
     }
-    fire(s, e, slot);
+    fire(s, p, slot);
 }
 
 int64_t sl_scheduler_tick(struct sl_scheduler *s, int64_t now)
@@ -178,7 +191,7 @@ int64_t sl_scheduler_tick(struct sl_scheduler *s, int64_t now)
             if (late)
                 log_slot(p->entry, slot, "missed (sluice was not running at that time)");
             else
-                handle_slot(s, p->entry, slot, now);
+                handle_slot(s, p, slot, now);
         }
         if (p->next && (!wake || p->next < wake))
             wake = p->next;

@@ -22,7 +22,8 @@
 struct sl_sched_hooks {
     /* Calls path; returns the HTTP status, or a negative SL_E* code when the call failed. */
     int (*fire)(void *ctx, const char *path);
-    /* 1 while this process runs a batch (a slot coming then is skipped, not queued). */
+    /* 1 while this process runs a batch (a slot of the batch route coming then is skipped,
+     * not queued). */
     int (*busy)(void *ctx);
     void *ctx;
 };

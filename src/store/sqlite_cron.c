@@ -85,9 +85,10 @@ int sq_cron_last_run(struct sl_store *s, const char *path, int64_t *at, struct s
                         &st, err);
     if (rc == 0) {
         sq_bind_text(st, 1, path);
-        if (sqlite3_step(st) == SQLITE_ROW)
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
             *at = sq_col_time(st, 0);
-        else
+        else if (r != SQLITE_DONE) /* no row: never fired, *at stays 0 */
             rc = sq_db_fail(ss, err, "cron last run");
         sqlite3_finalize(st);
     }

@@ -193,7 +193,8 @@ static void test_parse_at_most_64_entries(void **state)
     sl_crontab_fini(&tab);
 
     /* One more (written over the closing "]}") is refused. */
-    snprintf(text + off, sizeof text - off, ",{\"path\": \"/extra\", \"schedule\": \"* * * * *\"}]}");
+    snprintf(text + off, sizeof text - off,
+             ",{\"path\": \"/extra\", \"schedule\": \"* * * * *\"}]}");
     parse_fails(text, msg);
     check_contains(msg, "crons");
 }
