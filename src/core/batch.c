@@ -4,9 +4,11 @@
  * A batch first returns expired leases to pending (their workers died), then claims up to
  * `limit` due jobs in one store transaction. Claiming marks a job processing with a lease
  * (lease_until = now + job timeout) and a new fencing token. Jobs then run one after another,
- * as the seed asks; while one runs, a heartbeat thread extends its lease every third of the
- * lease, so a long job is never rescued from under a live worker, and a dead worker's job is
- * rescued at most one lease after it died.
+ * as the seed asks; while one runs within its timeout, a heartbeat thread extends its lease every
+ * third of the lease, so a live job is never rescued from under its worker, and a dead worker's
+ * job is rescued at most one lease after it died. Processors get the same timeout as a deadline
+ * (imports check it, commands are killed at it); a processor stuck past it stops being renewed,
+ * so its lease runs out and the job is rescued and retried by the next batch anywhere.
  *
  * Every outcome (complete, fail, release) is written with the job's fence: if the lease was
  * lost (rescued and reclaimed elsewhere, or released at shutdown) the store refuses the write,
@@ -42,7 +44,8 @@ struct sl_runner {
     int has_current; /* a job is being processed */
     char current_id[SL_UUID_MAX];
     int64_t current_fence;
-    int current_released; /* shutdown released its lease: do not finalise */
+    int64_t current_deadline; /* ms: past it the heartbeat stops, so a stuck job's lease ends */
+    int current_released;     /* shutdown released its lease: do not finalise */
     pthread_t heartbeat;
 };
 
@@ -91,7 +94,7 @@ static void *heartbeat_main(void *arg)
         struct timespec ts;
         timespec_in(&ts, every);
         pthread_cond_timedwait(&r->cond, &r->lock, &ts);
-        if (r->quit || !r->has_current || r->current_released)
+        if (r->quit || !r->has_current || r->current_released || sl_now_ms() >= r->current_deadline)
             continue;
         char id[SL_UUID_MAX];
         int64_t fence = r->current_fence;
@@ -233,6 +236,7 @@ static int begin_job(struct sl_runner *r, const struct sl_job *job)
         r->has_current = 1;
         r->current_released = 0;
         r->current_fence = job->fence;
+        r->current_deadline = sl_now_ms() + lease_ms(r);
         memcpy(r->current_id, job->id, sizeof r->current_id);
     }
     pthread_mutex_unlock(&r->lock);

@@ -106,12 +106,14 @@ def test_sigterm_past_the_grace_releases_the_job(make_server):
 
 
 def test_heartbeat_keeps_the_lease_of_a_long_job(make_server):
-    srv = make_server(env={"SLUICE_TEST_PROCESS_DELAY_MS": "3000",
-                           "SLUICE_JOB_TIMEOUT_SECONDS": "1"})
+    # The job (2.5 s) stays within its timeout (2 s) plus the last lease renewal (2 s), so it
+    # is live all along; past one lease length, only the heartbeat keeps it.
+    srv = make_server(env={"SLUICE_TEST_PROCESS_DELAY_MS": "2500",
+                           "SLUICE_JOB_TIMEOUT_SECONDS": "2"})
     job = srv.upload_one("long.txt", b"long a81c")
     t, res = srv.batch_in_thread()
     srv.wait_processing(1)
-    time.sleep(1.8)  # past one lease length: only the heartbeat keeps it
+    time.sleep(2.2)  # past one lease length: only the heartbeat keeps it
     cp = srv.cli("process", "--json", env={"SLUICE_TEST_PROCESS_DELAY_MS": "0"})
     assert cp.returncode == 0, cp.err
     other = json.loads(cp.stdout)

@@ -780,9 +780,11 @@ static void test_heartbeat_keeps_lease(void **state)
     enum sl_job_status seen[CHECKS];
     int64_t at[CHECKS];
 
-    f->cfg.job_timeout_s = 1; /* a 1 s lease */
+    /* A 2 s lease and timeout; the job takes 3 s: renewals within the timeout carry its lease
+     * to about 3.3 s, so it stays live to the end. */
+    f->cfg.job_timeout_s = 2;
     restart_runner(f);
-    g_slow_ms = 2500;
+    g_slow_ms = 3000;
     add_job(f, "slow", 0, NULL, id);
     check_rc(sl_store_open(f->store_url, &s2, &err), 0, &err);
 
@@ -791,7 +793,7 @@ static void test_heartbeat_keeps_lease(void **state)
     int64_t t0 = sl_mono_ms();
     /* well past the first lease's end: only heartbeats can keep the job */
     for (int i = 0; i < CHECKS; i++) {
-        sleep_ms(t0 + 1200 + 350 * i - sl_mono_ms());
+        sleep_ms(t0 + 2100 + 200 * i - sl_mono_ms());
         at[i] = sl_mono_ms() - t0;
         rescued[i] = -1;
         rcs[i] = sl_store_release_expired(s2, sl_now_ms(), &rescued[i], &err);
@@ -825,6 +827,39 @@ static void test_heartbeat_keeps_lease(void **state)
     check_status(j.status, SL_JOB_COMPLETED);
     check_i64(j.attempts, 0);
     check_str(j.error, NULL);
+    sl_job_fini(&j);
+    sl_store_close(s2);
+}
+
+/* A job stuck past its timeout is no longer renewed: its lease runs out and it is rescued. */
+static void test_stuck_job_lease_runs_out(void **state)
+{
+    struct fx *f = *state;
+    char id[SL_UUID_MAX];
+    struct batch_thread bt;
+    struct sl_store *s2 = NULL;
+    struct sl_error err = {0};
+    int rescued = -1;
+
+    f->cfg.job_timeout_s = 1;
+    restart_runner(f);
+    g_slow_ms = 3000;
+    add_job(f, "slow", 0, NULL, id);
+    check_rc(sl_store_open(f->store_url, &s2, &err), 0, &err);
+    start_batch_thread(f, &bt, 5);
+    assert_true(wait_slow_started(1));
+    int64_t t0 = sl_mono_ms();
+    /* Renewals stop at 1 s, so the lease ends by about 1.7 s. */
+    sleep_ms(t0 + 2200 - sl_mono_ms());
+    check_rc(sl_store_release_expired(s2, sl_now_ms(), &rescued, &err), 0, &err);
+    check_i64(rescued, 1);
+    join_batch_thread(&bt);
+    sl_batch_result_fini(&bt.res);
+
+    struct sl_job j;
+    sl_test_get_job(s2, id, &j);
+    check_status(j.status, SL_JOB_PENDING); /* the late finish was refused by the fence */
+    check_i64(j.attempts, 1);
     sl_job_fini(&j);
     sl_store_close(s2);
 }
@@ -969,6 +1004,7 @@ int main(void)
         T(test_backoff_bounds),
         T(test_busy_while_running),
         T(test_heartbeat_keeps_lease),
+        T(test_stuck_job_lease_runs_out),
         T(test_shutdown_releases_running_job),
         T(test_shutdown_late_finish_is_fenced),
         T(test_shutdown_idle_runner),
