@@ -6,7 +6,7 @@ packages=(
   build-essential make pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
   libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libyajl-dev
-  libcmocka-dev libxlsxwriter-dev python3-openpyxl
+  libcmocka-dev libxlsxwriter-dev python3-openpyxl python3-xlwt
   python3 python3-pytest python3-requests
   sqlite3 curl
 )
