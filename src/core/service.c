@@ -46,6 +46,9 @@ int sl_service_open(const struct sl_config *cfg, struct sl_service **out, struct
         return SL_ENOMEM;
     svc->cfg = cfg;
     sl_processors_init(&svc->procs);
+    if ((rc = sl_procconf_load("sluice.json", &svc->procconf, err)) != 0 ||
+        (rc = sl_procconf_register(&svc->procconf, &svc->procs)) != 0)
+        goto out;
     if (sl_path_join(svc->tmp_dir, sizeof svc->tmp_dir, cfg->data_dir, "tmp")) {
         rc = sl_err_set(err, SL_ECONFIG, "SLUICE_DATA_DIR is too long");
         goto out;
@@ -74,6 +77,7 @@ void sl_service_close(struct sl_service *svc)
     sl_runner_free(svc->runner);
     sl_blob_close(svc->blob);
     sl_store_close(svc->store);
+    sl_procconf_fini(&svc->procconf);
     free(svc);
 }
 

@@ -12,6 +12,7 @@
 #include "blob/blob.h"
 #include "core/batch.h"
 #include "core/processor.h"
+#include "core/procconf.h"
 #include "core/scheduler.h"
 #include "core/worker.h"
 #include "store/store.h"
@@ -24,13 +25,15 @@ struct sl_service {
     struct sl_store *store;
     struct sl_blob *blob;
     struct sl_processors procs;
+    struct sl_procconf procconf; /* sluice.json: owns what procs' arguments point to */
     struct sl_runner *runner;
     char tmp_dir[PATH_MAX];     /* <data dir>/tmp: uploads in flight */
     struct sl_scheduler *sched; /* set by `serve` when cron runs; NULL otherwise */
     struct sl_worker *worker;   /* set by `serve --continuous`; NULL otherwise */
 };
 
-/* Opens store and blob store from cfg, migrates, prepares the temporary folder. */
+/* Loads sluice.json (processors), opens store and blob store from cfg, migrates, prepares the
+ * temporary folder. */
 int sl_service_open(const struct sl_config *cfg, struct sl_service **out, struct sl_error *err);
 void sl_service_close(struct sl_service *svc);
 

@@ -24,7 +24,7 @@ def test_empty_queue_batch_processes_nothing(server):
 
 def test_batch_completes_a_file_job_with_a_verified_result(server):
     data = b"id,name\n1,a\n2,b\n"
-    job = server.upload_one("data.csv", data)
+    job = server.upload_one("data.txt", data)
     s = server.batch()
     assert_summary_consistent(s)
     assert (s["processed"], s["succeeded"], s["failed"], s["retried"], s["remaining"]) == \
@@ -52,14 +52,29 @@ def test_success_does_not_count_a_failed_attempt(server):
     assert server.job(job["id"])["attempts"] == 0
 
 
-@pytest.mark.parametrize("name", ["a.csv", "b.xlsx", "c.json", "d.ndjson", "e.bin"])
-def test_builtin_types_are_verified_by_the_file_processor(server, name):
+@pytest.mark.parametrize("name", ["e.bin", "f.txt", "noext"])
+def test_file_type_is_verified_by_the_file_processor(server, name):
     data = f"payload of {name}".encode()
     job = server.upload_one(name, data)
+    assert job["type"] == "file", job
     server.batch()
     done = server.job(job["id"])
     assert done["status"] == "completed", done
     assert done["result"] == {"sha256": sha256_hex(data), "size": len(data), "verified": True}
+
+
+@pytest.mark.parametrize("name,data,fmt", [
+    ("a.csv", b"id,name\n1,a\n", "csv"),
+    ("c.json", b'[{"id": 1, "name": "a"}]', "json"),
+    ("d.ndjson", b'{"id": 1, "name": "a"}\n', "ndjson"),
+])
+def test_builtin_import_types_import_rows(server, name, data, fmt):
+    job = server.upload_one(name, data)
+    server.batch()
+    done = server.job(job["id"])
+    assert done["status"] == "completed", done
+    r = done["result"]
+    assert (r["format"], r["totalRows"], r["successRows"], r["created"]) == (fmt, 1, 1, 1), r
 
 
 def test_post_works_like_get(server):
