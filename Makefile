@@ -25,7 +25,7 @@ TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 PYTHON    ?= /usr/bin/python3
 
-.PHONY: all run test check unit api asan deps format clean lint
+.PHONY: all run test check unit api asan deps format clean lint bench
 
 all: $(BUILD)/sluice
 
@@ -68,6 +68,15 @@ unit: $(BUILD)/sluice $(TEST_BINS)
 
 api: $(BUILD)/sluice
 	SLUICE_BIN=$(abspath $(BUILD)/sluice) $(PYTHON) -m pytest -q tests/api
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libsluice.a $(LDFLAGS) $(LDLIBS)
+
+# Benchmarks: figures beside their baselines, measured in the same run (see bench/README.md).
+bench: deps
+	$(MAKE) all build/bench/readrows
+	bash bench/run.sh
 
 asan:
 	$(MAKE) check BUILD=build-asan SANITIZE=1

@@ -2,6 +2,7 @@
 #include "http/multipart.h"
 #include "http/routes.h"
 #include "util/fsutil.h"
+#include "util/jsontext.h"
 #include "util/log.h"
 #include "util/sha256.h"
 #include "util/timeutil.h"
@@ -49,39 +50,6 @@ struct upload {
 
 /* ---- names ----------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t n;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    /* The second byte's range is narrower for the lead bytes that could encode too much. */
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
 void sl_upload_sanitize_name(const char *in, char *out, size_t cap)
 {
     const char *base = in;
@@ -91,7 +59,7 @@ void sl_upload_sanitize_name(const char *in, char *out, size_t cap)
     size_t o = 0, limit = cap - 1 < SL_FILE_NAME_MAX ? cap - 1 : SL_FILE_NAME_MAX;
     const unsigned char *p = (const unsigned char *)base;
     while (*p) {
-        size_t n = utf8_len(p);
+        size_t n = sl_utf8_len(p);
         if (n == 0) {
             if (o + 1 > limit)
                 break;

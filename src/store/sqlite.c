@@ -720,14 +720,20 @@ int sl_store_sqlite_open(const char *path, struct sl_store **out, struct sl_erro
         return SL_ENOMEM;
     ss->base.ops = &sqlite_ops;
     pthread_mutex_init(&ss->lock, NULL);
-    if (sqlite3_open_v2(path, &ss->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    /* NOMUTEX: the store's own mutex already serialises every use of the connection. */
+    if (sqlite3_open_v2(path, &ss->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         rc = sl_err_set(err, SL_ESTORE, "sqlite: cannot open '%.200s': %s", path,
                         ss->db ? sqlite3_errmsg(ss->db) : "out of memory");
         goto out;
     }
     sqlite3_busy_timeout(ss->db, BUSY_TIMEOUT_MS);
-    if ((rc = sq_exec(ss, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", err)) != 0 ||
+    /* A 16 MiB page cache: imports and stats touch many pages; bounded, so memory stays flat. */
+    if ((rc = sq_exec(ss,
+                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                      " PRAGMA cache_size = -16384;",
+                      err)) != 0 ||
         (rc = sq_migrate(&ss->base, err)) != 0)
         goto out;
     *out = &ss->base;

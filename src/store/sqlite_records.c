@@ -8,33 +8,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Inserts or updates one record; counts it. Statements are prepared by the caller. */
-static int upsert_one(struct sqlite_store *ss, sqlite3_stmt *exists, sqlite3_stmt *put,
+/*
+ * Inserts one record, or updates it when its key exists; counts which. A new key costs one
+ * statement (the common case of a first import), an existing one two.
+ */
+static int upsert_one(struct sqlite_store *ss, sqlite3_stmt *ins, sqlite3_stmt *upd,
                       const char *tenant, const char *type, const char *job_id,
                       const struct sl_record_in *rec, int64_t now, int64_t *created,
                       int64_t *updated, struct sl_error *err)
 {
-    sqlite3_reset(exists);
-    sq_bind_text(exists, 1, tenant);
-    sq_bind_text(exists, 2, type);
-    sq_bind_text(exists, 3, rec->key);
-    int r = sqlite3_step(exists);
-    if (r != SQLITE_ROW && r != SQLITE_DONE)
-        return sq_db_fail(ss, err, "record lookup");
-    sqlite3_reset(put);
-    sq_bind_text(put, 1, tenant);
-    sq_bind_text(put, 2, type);
-    sq_bind_text(put, 3, rec->key);
-    sq_bind_text(put, 4, rec->data);
-    sq_bind_text(put, 5, job_id);
-    sqlite3_bind_int64(put, 6, now);
-    if (sqlite3_step(put) != SQLITE_DONE)
-        return sq_db_fail(ss, err, "record upsert");
-    if (r == SQLITE_ROW)
-        (*updated)++;
-    else
-        (*created)++;
-    return 0;
+    sqlite3_stmt *st = ins;
+    (void)tenant;
+    (void)type;
+    (void)job_id;
+    (void)now;
+    for (int pass = 0; pass < 2; pass++, st = upd) {
+        /* Static bindings: the strings outlive the step; the batch-wide ones are bound once. */
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 3, rec->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, rec->data, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return sq_db_fail(ss, err, "record upsert");
+        if (sqlite3_changes(ss->db) == 1) {
+            (*(pass ? updated : created))++;
+            return 0;
+        }
+    }
+    return sl_err_set(err, SL_ESTORE, "sqlite: record neither inserted nor updated");
 }
 
 int sq_upsert_records(struct sl_store *s, const char *tenant, const char *type, const char *job_id,
@@ -42,28 +42,34 @@ int sq_upsert_records(struct sl_store *s, const char *tenant, const char *type, 
                       int64_t *updated, struct sl_error *err)
 {
     struct sqlite_store *ss = (struct sqlite_store *)s;
-    sqlite3_stmt *exists = NULL, *put = NULL;
+    sqlite3_stmt *ins = NULL, *upd = NULL;
     int64_t c = 0, u = 0;
     int rc;
 
     pthread_mutex_lock(&ss->lock);
     if ((rc = sq_exec(ss, "BEGIN IMMEDIATE", err)) != 0 ||
-        (rc = sq_prepare(ss, "SELECT 1 FROM records WHERE tenant = ?1 AND type = ?2 AND key = ?3",
-                         &exists, err)) != 0 ||
         (rc = sq_prepare(ss,
-                         "INSERT INTO records (tenant, type, key, data, job_id, created_at,"
-                         " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
-                         " ON CONFLICT (tenant, type, key) DO UPDATE SET data = excluded.data,"
-                         " job_id = excluded.job_id, updated_at = excluded.updated_at",
-                         &put, err)) != 0)
+                         "INSERT OR IGNORE INTO records (tenant, type, key, data, job_id,"
+                         " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                         &ins, err)) != 0 ||
+        (rc = sq_prepare(ss,
+                         "UPDATE records SET data = ?4, job_id = ?5, updated_at = ?6"
+                         " WHERE tenant = ?1 AND type = ?2 AND key = ?3",
+                         &upd, err)) != 0)
         goto out;
+    for (sqlite3_stmt *st = ins; st; st = st == ins ? upd : NULL) {
+        sq_bind_text(st, 1, tenant);
+        sq_bind_text(st, 2, type);
+        sq_bind_text(st, 5, job_id);
+        sqlite3_bind_int64(st, 6, now);
+    }
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = upsert_one(ss, exists, put, tenant, type, job_id, &recs[i], now, &c, &u, err);
+        rc = upsert_one(ss, ins, upd, tenant, type, job_id, &recs[i], now, &c, &u, err);
     if (rc == 0)
         rc = sq_exec(ss, "COMMIT", err);
 out:
-    sqlite3_finalize(exists);
-    sqlite3_finalize(put);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
     if (rc)
         sq_rollback(ss);
     pthread_mutex_unlock(&ss->lock);
