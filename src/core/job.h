@@ -48,7 +48,14 @@ struct sl_job {
     int64_t fence;           /* fencing token of the current (or last) claim */
     char *error;             /* last failure's message, or NULL */
     char *result;            /* processor's JSON summary as text, or NULL */
+    /* Insert only: a small file's bytes, stored with the job row in the same transaction
+     * (blob_key is then SL_BLOB_INLINE); borrowed, never freed by sl_job_fini. */
+    const void *inline_data;
+    size_t inline_len;
 };
+
+/* The blob_key of a job whose file is stored inline, in the job store itself. */
+#define SL_BLOB_INLINE "inline"
 
 /* "pending", "processing", ... */
 const char *sl_job_status_name(enum sl_job_status status);

@@ -13,6 +13,7 @@
  * reserved until we reap, so kill(-pgid) can never reach a stranger. At the deadline, on too much
  * output, and once the leader has exited, the group is killed; then the leader is reaped.
  */
+#include "core/jobfile.h"
 #include "core/proc_command.h"
 #include "util/timeutil.h"
 
@@ -606,7 +607,7 @@ int sl_proc_command(struct sl_proc_ctx *ctx, char **result, struct sl_error *err
     if (budget == 0)
         return sl_err_set(err, SL_EPROCESS, "timed out after 0 s: no time left to run '%s'",
                           spec->argv[0]);
-    if ((rc = sl_blob_open_read(ctx->blob, ctx->job->blob_key, &in_fd, &size, err)) != 0)
+    if ((rc = sl_job_open_file(ctx->blob, ctx->store, ctx->job, &in_fd, &size, err)) != 0)
         return rc;
     if (lift_fd(&in_fd) != 0) {
         rc = sl_err_set(err, SL_EIO, "cannot duplicate the file's descriptor: %s", strerror(errno));

@@ -2,6 +2,7 @@
  * The built-in `file` processor: proves the stored bytes are the uploaded bytes by reading the
  * blob back and comparing its size and SHA-256 with what the upload recorded.
  */
+#include "core/jobfile.h"
 #include "core/processor.h"
 #include "util/sha256.h"
 
@@ -18,7 +19,7 @@ int sl_proc_file(struct sl_proc_ctx *ctx, char **result, struct sl_error *err)
     int fd, rc;
 
     *result = NULL;
-    if ((rc = sl_blob_open_read(ctx->blob, job->blob_key, &fd, &size, err)) != 0)
+    if ((rc = sl_job_open_file(ctx->blob, ctx->store, job, &fd, &size, err)) != 0)
         return rc;
     rc = sl_sha256_fd(fd, hex);
     close(fd);

@@ -1,4 +1,5 @@
 /* The job routes: list, one job, retry, cancel, and the uploaded bytes. */
+#include "core/jobfile.h"
 #include "http/routes.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -105,7 +106,7 @@ int sl_api_job_cancel(struct sl_req *r)
     if (rc)
         return sl_reply_error(r, rc, &err);
     /* The record is gone, so the job no longer exists; a blob left behind is only logged. */
-    if (sl_blob_remove(r->svc->blob, job.blob_key, &err) != 0)
+    if (sl_job_remove_file(r->svc->blob, &job, &err) != 0)
         sl_warn("job %s cancelled but its blob could not be removed: %s", id, err.msg);
     sl_job_fini(&job);
     return sl_reply_empty(r, 204);
@@ -135,7 +136,7 @@ int sl_api_job_file(struct sl_req *r)
         return not_found(r);
     int rc = sl_store_get_job(r->svc->store, id, &job, &err);
     if (rc == 0)
-        rc = sl_blob_open_read(r->svc->blob, job.blob_key, &fd, &size, &err);
+        rc = sl_job_open_file(r->svc->blob, r->svc->store, &job, &fd, &size, &err);
     if (rc) {
         sl_job_fini(&job); /* zeroed when the lookup failed, so always safe */
         return sl_reply_error(r, rc, &err);

@@ -1,5 +1,6 @@
 /* The import routes: records by type and key, and a job's full list of row errors. */
 #include "http/routes.h"
+#include "util/jsontext.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -105,6 +106,28 @@ int sl_api_record_get(struct sl_req *r)
     return rc;
 }
 
+/* Text for JSON: stored values are made valid UTF-8 on the way in, but a row error must never
+ * vanish from the list because one was not. */
+static json_t *text_json(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *v = json_string(s);
+    if (!v) {
+        char clean[1100];
+        sl_utf8_sanitize(s, strlen(s), clean, sizeof clean);
+        v = json_string(clean);
+    }
+    return v;
+}
+
+static json_t *row_error_json(const struct sl_row_error_out *e)
+{
+    return json_pack("{s:I, s:o, s:o, s:o}", "row", (json_int_t)e->row, "field",
+                     text_json(e->field), "value", text_json(e->value), "message",
+                     text_json(e->message));
+}
+
 int sl_api_job_errors(struct sl_req *r)
 {
     struct sl_error err = {0};
@@ -133,11 +156,7 @@ int sl_api_job_errors(struct sl_req *r)
         return sl_reply_error(r, rc, &err);
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(
-            list, json_pack("{s:I, s:o, s:o, s:s}", "row", (json_int_t)errs[i].row, "field",
-                            errs[i].field ? json_string(errs[i].field) : json_null(), "value",
-                            errs[i].value ? json_string(errs[i].value) : json_null(), "message",
-                            errs[i].message));
+        json_array_append_new(list, row_error_json(&errs[i]));
     sl_row_errors_free(errs, n);
     char cur[32];
     snprintf(cur, sizeof cur, "%lld", (long long)next);

@@ -16,11 +16,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DISCARD_MAX (16LL << 20) /* body bytes read past an error before hanging up */
+#define DISCARD_MAX      (16LL << 20) /* body bytes read past an error before hanging up */
+#define INLINE_TOTAL_MAX (1 << 20)    /* bytes of small files one request keeps in memory */
 
+/*
+ * A file part is kept in memory while it is small (SLUICE_INLINE_MAX_BYTES, and at most
+ * INLINE_TOTAL_MAX per request): it is then stored inline with its job row, made durable by the
+ * same commit, with no temporary file and no fsync of its own. A file that grows past that is
+ * spilled to a temporary file and goes to the blob store.
+ */
 struct up_file {
+    char *mem; /* the bytes while the file is small; NULL once spilled */
+    size_t mem_len, mem_cap;
     char tmp[PATH_MAX]; /* "" once moved into the blob store or removed */
-    int fd;
+    int fd;             /* the temporary file, once spilled; -1 before */
     struct sl_sha256 *hash;
     int64_t size;
     char name[SL_FILE_NAME_MAX + 1];
@@ -46,6 +55,7 @@ struct upload {
     int rc; /* first error; the rest of the body is then discarded */
     struct sl_error err;
     int64_t discarded;
+    size_t inline_total; /* bytes of the request's files held in memory */
 };
 
 /* ---- names ----------------------------------------------------------------------------- */
@@ -132,7 +142,18 @@ static int begin_file(struct upload *u, const struct sl_part_info *info)
     }
     struct up_file *f = &u->files[u->count];
     memset(f, 0, sizeof *f);
-    f->fd = -1;
+    f->fd = -1; /* in memory until it outgrows SLUICE_INLINE_MAX_BYTES */
+    u->count++;
+    if (sl_sha256_new(&f->hash) != 0)
+        return up_fail(u, SL_ENOMEM, "out of memory");
+    sl_upload_sanitize_name(info->filename, f->name, sizeof f->name);
+    sl_upload_sanitize_content_type(info->content_type, f->content_type, sizeof f->content_type);
+    return 0;
+}
+
+/* Moves a file that outgrew memory to a temporary file. */
+static int spill(struct upload *u, struct up_file *f)
+{
     int n =
         snprintf(f->tmp, sizeof f->tmp, "%.3900s/up-%ld-XXXXXX", u->svc->tmp_dir, (long)getpid());
     f->fd = n > 0 && (size_t)n < sizeof f->tmp ? mkostemp(f->tmp, O_CLOEXEC) : -1;
@@ -141,11 +162,33 @@ static int begin_file(struct upload *u, const struct sl_part_info *info)
         f->tmp[0] = '\0';
         return up_fail(u, rc, "cannot create a temporary file: %s", strerror(errno));
     }
-    u->count++;
-    if (sl_sha256_new(&f->hash) != 0)
-        return up_fail(u, SL_ENOMEM, "out of memory");
-    sl_upload_sanitize_name(info->filename, f->name, sizeof f->name);
-    sl_upload_sanitize_content_type(info->content_type, f->content_type, sizeof f->content_type);
+    int rc = sl_write_all(f->fd, f->mem, f->mem_len);
+    u->inline_total -= f->mem_len;
+    free(f->mem);
+    f->mem = NULL;
+    f->mem_len = f->mem_cap = 0;
+    return rc ? up_fail(u, rc, "cannot write the upload to disk: %s", strerror(errno)) : 0;
+}
+
+/* Keeps len more bytes of a small file in memory; 1 when they do not fit (spill instead). */
+static int keep_in_memory(struct upload *u, struct up_file *f, const char *data, size_t len)
+{
+    if (f->fd >= 0 || f->mem_len + len > (size_t)u->svc->cfg->inline_max_bytes ||
+        u->inline_total + len > INLINE_TOTAL_MAX)
+        return 1;
+    if (f->mem_len + len > f->mem_cap) {
+        size_t want = f->mem_cap ? f->mem_cap * 2 : 4096;
+        while (want < f->mem_len + len)
+            want *= 2;
+        char *grown = realloc(f->mem, want);
+        if (!grown)
+            return 1;
+        f->mem = grown;
+        f->mem_cap = want;
+    }
+    memcpy(f->mem + f->mem_len, data, len);
+    f->mem_len += len;
+    u->inline_total += len;
     return 0;
 }
 
@@ -180,10 +223,14 @@ static int on_part_data(void *ctx, const char *data, size_t len)
         return up_fail(u, SL_ETOO_LARGE,
                        "file '%s' is larger than the per-file limit (SLUICE_MAX_UPLOAD_BYTES)",
                        f->name);
+    sl_sha256_update(f->hash, data, len);
+    if (keep_in_memory(u, f, data, len) == 0)
+        return 0;
+    if (f->fd < 0 && spill(u, f) != 0)
+        return u->rc;
     int rc = sl_write_all(f->fd, data, len);
     if (rc)
         return up_fail(u, rc, "cannot write the upload to disk: %s", strerror(errno));
-    sl_sha256_update(f->hash, data, len);
     return 0;
 }
 
@@ -224,6 +271,7 @@ static void upload_free(void *state)
             sl_blob_remove(u->svc->blob, f->blob_key, NULL);
         if (f->hash)
             sl_sha256_free(f->hash);
+        free(f->mem);
     }
     free(u->files);
     sl_multipart_free(u->mp);
@@ -272,7 +320,8 @@ int sl_upload_body(struct sl_req *r, const char *data, size_t size)
     return 0;
 }
 
-/* Moves every file into the blob store; on failure the caller's cleanup removes them. */
+/* Moves every spilled file into the blob store (small files go inline with their job); on
+ * failure the caller's cleanup removes them. */
 static int store_blobs(struct upload *u, const char *upload_id, struct sl_error *err)
 {
     for (size_t i = 0; i < u->count; i++) {
@@ -280,6 +329,10 @@ static int store_blobs(struct upload *u, const char *upload_id, struct sl_error 
         int rc = sl_uuid7(sl_now_ms(), f->job_id);
         if (rc)
             return sl_err_set(err, rc, "cannot make a job id");
+        if (f->fd < 0) {
+            snprintf(f->blob_key, sizeof f->blob_key, "%s", SL_BLOB_INLINE);
+            continue;
+        }
         snprintf(f->blob_key, sizeof f->blob_key, "%s/%s", upload_id, f->job_id);
         close(f->fd);
         f->fd = -1;
@@ -307,6 +360,10 @@ static void fill_job(struct upload *u, struct up_file *f, const char *upload_id,
     j->max_attempts = u->svc->cfg->max_attempts;
     j->created_at = now;
     j->processing_ms = -1;
+    if (f->fd < 0 && !f->stored) {
+        j->inline_data = f->mem ? f->mem : "";
+        j->inline_len = f->mem_len;
+    }
 }
 
 /* Answers 202 with the jobs just stored. */

@@ -4,6 +4,7 @@
  * largest cost after SQLite itself (bench/import.sh). Values a schema converts are still jansson
  * values, encoded into the same arena.
  */
+#include "core/jobfile.h"
 #include "import/importer.h"
 #include "import/reader.h"
 #include "import/schema.h"
@@ -99,7 +100,13 @@ static int add_error(struct import *im, int64_t row, const char *field, const st
     }
     char **t = im->err_text[im->nerrs];
     t[0] = field ? strdup(field) : NULL;
-    t[1] = cell ? strndup(cell->value, cell->len > 1024 ? 1024 : cell->len) : NULL;
+    if (cell) { /* the value as text people can read: valid UTF-8, at most 1 KiB */
+        char shown[1025];
+        sl_utf8_sanitize(cell->value, cell->len, shown, sizeof shown);
+        t[1] = strdup(shown);
+    } else {
+        t[1] = NULL;
+    }
     t[2] = strdup(message);
     im->errs[im->nerrs++] = (struct sl_row_error){row, t[0], t[1], t[2]};
     if (json_array_size(im->summary_errors) < SL_IMPORT_SUMMARY_ERRORS) {
@@ -267,7 +274,7 @@ static int import_row(struct import *im, const struct sl_row *row, struct sl_err
 /* Publishes the counters now and then; stops the import when the lease is lost. */
 static int progress(struct import *im, struct sl_error *err)
 {
-    if (im->total % 256 != 0) /* the clock is read every 256 rows, not every row */
+    if (im->total % 256 != 1) /* the clock is read at the first row, then every 256 */
         return 0;
     int64_t now = sl_now_ms();
     if (now > im->ctx->deadline_ms)
@@ -358,7 +365,7 @@ int sl_proc_import(struct sl_proc_ctx *ctx, char **result, struct sl_error *err)
     *result = NULL;
     if (!im)
         return SL_ENOMEM;
-    if ((rc = sl_blob_open_read(ctx->blob, ctx->job->blob_key, &fd, &size, err)) != 0)
+    if ((rc = sl_job_open_file(ctx->blob, ctx->store, ctx->job, &fd, &size, err)) != 0)
         goto out;
     /* Readers take a path (libzip and freexl want one); the open blob is reachable by fd. */
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);

@@ -143,8 +143,33 @@ static int trimmed(const struct sl_field *c, char *buf, size_t cap)
     return 1;
 }
 
+/* 1 when t is a plain decimal: sign, digits, optional fraction and exponent. strtod alone
+ * would also take hex ("0x10"), "inf" and "nan", which no spreadsheet column means. */
+static int decimal_text(const char *t)
+{
+    const char *p = t + (*t == '-' || *t == '+');
+    int digits = 0;
+    for (; isdigit((unsigned char)*p); p++)
+        digits++;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            digits++;
+    if (!digits)
+        return 0;
+    if (*p == 'e' || *p == 'E') {
+        p += 1 + (p[1] == '-' || p[1] == '+');
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    return *p == '\0';
+}
+
 static json_t *to_integer(const char *t)
 {
+    if (!decimal_text(t))
+        return NULL;
     char *end;
     errno = 0;
     long long v = strtoll(t, &end, 10);
@@ -158,6 +183,8 @@ static json_t *to_integer(const char *t)
 
 static json_t *to_number(const char *t)
 {
+    if (!decimal_text(t))
+        return NULL;
     char *end;
     double d = strtod(t, &end);
     return *t && !*end && isfinite(d) ? json_real(d) : NULL;

@@ -191,54 +191,6 @@ out:
 
 /* ---- writes ---------------------------------------------------------------------------- */
 
-static int insert_one(struct sqlite_store *ss, sqlite3_stmt *st, const struct sl_job *j,
-                      struct sl_error *err)
-{
-    sqlite3_reset(st);
-    sq_bind_text(st, 1, j->id);
-    sq_bind_text(st, 2, j->upload_id);
-    sq_bind_text(st, 3, j->tenant);
-    sq_bind_text(st, 4, j->type);
-    sq_bind_text(st, 5, sl_job_status_name(j->status));
-    sq_bind_text(st, 6, j->file_name);
-    sq_bind_text(st, 7, j->content_type);
-    sq_bind_text(st, 8, j->blob_key);
-    sqlite3_bind_int64(st, 9, j->size);
-    sq_bind_text(st, 10, j->sha256);
-    sqlite3_bind_int(st, 11, j->attempts);
-    sqlite3_bind_int(st, 12, j->max_attempts);
-    sqlite3_bind_int64(st, 13, j->created_at);
-    sqlite3_bind_int64(st, 14, j->next_attempt_at ? j->next_attempt_at : j->created_at);
-    return step_done(ss, st, err);
-}
-
-static int sq_insert_jobs(struct sl_store *s, const struct sl_job *jobs, size_t n,
-                          struct sl_error *err)
-{
-    struct sqlite_store *ss = cast(s);
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    pthread_mutex_lock(&ss->lock);
-    if ((rc = sq_exec(ss, "BEGIN IMMEDIATE", err)) != 0)
-        goto out;
-    rc = sq_prepare(ss,
-                    "INSERT INTO jobs (id, upload_id, tenant, type, status, file_name, "
-                    "content_type, blob_key, size, sha256, attempts, max_attempts, created_at, "
-                    "due_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
-                    &st, err);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = insert_one(ss, st, &jobs[i], err);
-    if (rc == 0)
-        rc = sq_exec(ss, "COMMIT", err);
-out:
-    sqlite3_finalize(st);
-    if (rc)
-        sq_rollback(ss);
-    pthread_mutex_unlock(&ss->lock);
-    return rc;
-}
-
 static int sq_release_expired(struct sl_store *s, int64_t now, int *rescued, struct sl_error *err)
 {
     struct sqlite_store *ss = cast(s);
@@ -629,6 +581,13 @@ static int sq_cancel_job(struct sl_store *s, const char *id, struct sl_job *out,
                         sl_job_status_name(out->status));
         goto out;
     }
+    if ((rc = sq_prepare(ss, "DELETE FROM blob_inline WHERE job_id = ?1", &st, err)) != 0)
+        goto out;
+    sq_bind_text(st, 1, id);
+    if ((rc = step_done(ss, st, err)) != 0)
+        goto out;
+    sqlite3_finalize(st);
+    st = NULL;
     if ((rc = sq_prepare(ss, "DELETE FROM jobs WHERE id = ?1", &st, err)) != 0)
         goto out;
     sq_bind_text(st, 1, id);
@@ -657,6 +616,7 @@ static void sq_close(struct sl_store *s)
 {
     struct sqlite_store *ss = cast(s);
     sqlite3_close_v2(ss->db);
+    sq_group_fini(ss);
     pthread_mutex_destroy(&ss->lock);
     free(ss);
 }
@@ -665,6 +625,7 @@ static const struct sl_store_ops sqlite_ops = {
     .name = "sqlite",
     .migrate = sq_migrate,
     .insert_jobs = sq_insert_jobs,
+    .read_inline = sq_read_inline,
     .release_expired = sq_release_expired,
     .claim = sq_claim,
     .heartbeat = sq_heartbeat,
@@ -720,6 +681,7 @@ int sl_store_sqlite_open(const char *path, struct sl_store **out, struct sl_erro
         return SL_ENOMEM;
     ss->base.ops = &sqlite_ops;
     pthread_mutex_init(&ss->lock, NULL);
+    sq_group_init(ss);
     /* NOMUTEX: the store's own mutex already serialises every use of the connection. */
     if (sqlite3_open_v2(path, &ss->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

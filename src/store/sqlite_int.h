@@ -11,10 +11,22 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+struct insert_req;
+
+/* Group commit of inserts (sqlite_insert.c): requests queue here; one caller at a time leads,
+ * committing every queued request in one transaction. */
+struct insert_group {
+    pthread_mutex_t lock; /* guards the fields below, never held while committing */
+    pthread_cond_t done;
+    struct insert_req *head, *tail;
+    int leading; /* a leader is committing */
+};
+
 struct sqlite_store {
     struct sl_store base; /* first: the interface */
     sqlite3 *db;
     pthread_mutex_t lock; /* guards db: every operation holds it from start to end */
+    struct insert_group group;
 };
 
 /* Records sqlite's last error message for `what` in err; returns SL_ESTORE. */
@@ -30,6 +42,11 @@ void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap);
 /* A nullable time column: 0 for NULL. */
 int64_t sq_col_time(sqlite3_stmt *st, int i);
 
+void sq_group_init(struct sqlite_store *ss);
+void sq_group_fini(struct sqlite_store *ss);
+int sq_insert_jobs(struct sl_store *s, const struct sl_job *jobs, size_t n, struct sl_error *err);
+int sq_read_inline(struct sl_store *s, const char *job_id, void **data, size_t *len,
+                   struct sl_error *err);
 int sq_queue_status(struct sl_store *s, const char *tenant, int64_t now,
                     struct sl_queue_status *out, struct sl_error *err);
 int sq_stats(struct sl_store *s, int days, const char *tenant, int64_t now, struct sl_stats *out,

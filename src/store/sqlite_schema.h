@@ -88,6 +88,12 @@ static const char *const sl_sqlite_migrations[] = {
     "  value TEXT,"
     "  message TEXT NOT NULL,"
     "  PRIMARY KEY (job_id, seq)) WITHOUT ROWID;",
+
+    /* 4: small files stored with their job, so an upload of small files is made durable by
+     * the one commit that stores its jobs. */
+    "CREATE TABLE blob_inline ("
+    "  job_id TEXT PRIMARY KEY,"
+    "  data BLOB NOT NULL) WITHOUT ROWID;",
 };
 
 #endif

@@ -197,6 +197,12 @@ int sl_store_get_record(struct sl_store *s, const char *tenant, const char *type
     return s->ops->get_record(s, tenant, type, key, out, err);
 }
 
+int sl_store_read_inline(struct sl_store *s, const char *job_id, void **data, size_t *len,
+                         struct sl_error *err)
+{
+    return s->ops->read_inline(s, job_id, data, len, err);
+}
+
 void sl_record_fini(struct sl_record *r)
 {
     free(r->key);

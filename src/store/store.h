@@ -3,7 +3,9 @@
  * struct sl_store_ops placed first in its own struct; callers use the sl_store_* wrappers only.
  *
  * Semantics every backend keeps (the contract suite in tests/ checks them):
- * - insert_jobs stores all n jobs in one transaction, or none.
+ * - insert_jobs stores all n jobs in one transaction, or none, with the inline bytes of those
+ *   that carry some. Concurrent calls may share one durable commit (group commit); each call
+ *   still succeeds or fails on its own.
  * - claim takes up to `limit` pending jobs with due_at <= now, fair share across tenants
  *   (round-robin in the order of each tenant's oldest due job) and FIFO by created_at within a
  *   tenant, and marks them processing with lease_until = now + lease_ms and a new fencing token
@@ -182,6 +184,8 @@ struct sl_store_ops {
                         int *more, struct sl_error *err);
     int (*get_record)(struct sl_store *s, const char *tenant, const char *type, const char *key,
                       struct sl_record *out, struct sl_error *err);
+    int (*read_inline)(struct sl_store *s, const char *job_id, void **data, size_t *len,
+                       struct sl_error *err);
     void (*close)(struct sl_store *s);
 };
 
@@ -261,6 +265,10 @@ int sl_store_list_records(struct sl_store *s, const char *tenant, const char *ty
                           int *more, struct sl_error *err);
 int sl_store_get_record(struct sl_store *s, const char *tenant, const char *type, const char *key,
                         struct sl_record *out, struct sl_error *err);
+
+/* The bytes of a job's inline file: a malloc'd copy (*data, *len) the caller frees. */
+int sl_store_read_inline(struct sl_store *s, const char *job_id, void **data, size_t *len,
+                         struct sl_error *err);
 
 void sl_record_fini(struct sl_record *r);
 void sl_records_free(struct sl_record *r, size_t n);

@@ -66,6 +66,7 @@ static int load_ints(struct sl_config *cfg, const struct sources *src, struct sl
     INT_FIELD(max_attempts, "SLUICE_MAX_ATTEMPTS", 3, 1, 100)
     INT_FIELD(max_upload_bytes, "SLUICE_MAX_UPLOAD_BYTES", 1073741824LL, 1, 1LL << 50)
     INT_FIELD(max_files, "SLUICE_MAX_FILES", 100, 1, 10000)
+    INT_FIELD(inline_max_bytes, "SLUICE_INLINE_MAX_BYTES", 65536, 0, 1 << 20)
     INT_FIELD(job_timeout_s, "SLUICE_JOB_TIMEOUT_SECONDS", 300, 1, 7 * 86400)
     INT_FIELD(retry_base_ms, "SLUICE_RETRY_BASE_MS", 10000, 0, 86400000)
     INT_FIELD(retry_max_ms, "SLUICE_RETRY_MAX_MS", 3600000, 0, 7 * 86400000LL)

@@ -22,7 +22,8 @@ struct sl_config {
     char *blob_url;                /* file:PATH or s3://bucket[/prefix] */
     int batch_size;                /* jobs per batch, 1..100 */
     int max_attempts;              /* attempts before failed, 1..100 */
-    int64_t max_upload_bytes;      /* per file */
+    int64_t max_upload_bytes; /* per file */
+    int64_t inline_max_bytes; /* files up to this size are stored with their job; 0: never */
     int max_files;                 /* file parts per upload request */
     int job_timeout_s;             /* per job; also the lease length */
     int64_t retry_base_ms;         /* first backoff step */

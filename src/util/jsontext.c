@@ -54,6 +54,32 @@ int sl_utf8_valid(const char *s, size_t n)
     return 1;
 }
 
+size_t sl_utf8_sanitize(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        unsigned char tmp[4] = {0};
+        size_t avail = n - i;
+        memcpy(tmp, s + i, avail < 4 ? avail : 4);
+        size_t len = sl_utf8_len(tmp);
+        if (len == 0 || len > avail) {
+            if (o + 2 > cap)
+                break;
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        if (o + len + 1 > cap)
+            break;
+        memcpy(out + o, s + i, len);
+        o += len;
+        i += len;
+    }
+    if (cap)
+        out[o] = '\0';
+    return o;
+}
+
 int sl_json_append_string(struct sl_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -20,6 +20,12 @@ int sl_utf8_valid(const char *s, size_t n);
  * or hold at least 4 bytes. */
 size_t sl_utf8_len(const unsigned char *s);
 
+/*
+ * Copies s[0..n) into out (cap bytes, NUL-terminated) as valid UTF-8: invalid bytes become '?',
+ * and the copy is cut on a character boundary when it does not fit. Returns the length written.
+ */
+size_t sl_utf8_sanitize(const char *s, size_t n, char *out, size_t cap);
+
 /* Appends s[0..n) as a JSON string (quoted, escaped). SL_EINVALID when it is not valid UTF-8. */
 int sl_json_append_string(struct sl_buf *b, const char *s, size_t n);
 

@@ -200,7 +200,8 @@ def test_a_failing_job_does_not_stop_the_others(make_server):
 
 
 def test_file_processor_detects_a_corrupted_blob(make_server):
-    srv = make_server(env={"SLUICE_MAX_ATTEMPTS": "1"})
+    # Inline storage off, so the file lands in the blob folder where the test can damage it.
+    srv = make_server(env={"SLUICE_MAX_ATTEMPTS": "1", "SLUICE_INLINE_MAX_BYTES": "0"})
     data = b"original bytes 31c9\n"
     job = srv.upload_one("a.txt", data)
     blobs = srv.find_blob(data)

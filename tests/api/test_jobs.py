@@ -143,7 +143,8 @@ def test_retry_unknown_job_is_404(server):
 
 # ------------------------------------------------------------------ cancel
 
-def test_delete_a_pending_job_removes_record_and_blob(server):
+def test_delete_a_pending_job_removes_record_and_blob(make_server):
+    server = make_server(env={"SLUICE_INLINE_MAX_BYTES": "0"})  # files in the blob folder
     data = b"to be cancelled 6b1e\n"
     job = server.upload_one("gone.txt", data)
     keep = server.upload_one("keep.txt", b"keep me 6b1e\n")

@@ -34,11 +34,28 @@ def test_single_file_creates_one_pending_job(server):
     assert stored["createdAt"] == job["createdAt"]
 
 
-def test_blob_is_stored_under_data_blobs(server):
+def test_blob_is_stored_under_data_blobs(make_server):
+    server = make_server(env={"SLUICE_INLINE_MAX_BYTES": "0"})
     data = b"unique blob bytes 8c1f0b5e\n"
     server.upload([("x.txt", data)])
     found = server.find_blob(data)
     assert len(found) == 1, f"blob files: {server.blob_files()}"
+
+
+def test_small_files_are_stored_inline_and_large_ones_as_blobs(make_server):
+    server = make_server(env={"SLUICE_INLINE_MAX_BYTES": "1024"})
+    small, large = b"small inline 41d7\n", os.urandom(4096)
+    jobs = server.upload([("s.txt", small), ("l.bin", large)])["jobs"]
+    assert server.find_blob(small) == [], "a small file needs no blob file"
+    assert len(server.find_blob(large)) == 1, server.blob_files()
+    assert server.tmp_files() == []
+    for job, data in zip(jobs, (small, large)):
+        r = server.get(f"/api/integration/jobs/{job['id']}/file")
+        assert (r.status_code, r.content) == (200, data)
+    s = server.batch()
+    assert [j["status"] for j in s["jobs"]] == ["completed", "completed"], s
+    assert server.job(jobs[0]["id"])["result"]["verified"] is True
+    assert server.delete(f"/api/integration/jobs/{jobs[1]['id']}").status_code == 409
 
 
 def test_several_files_in_one_request_share_the_upload_id(server):
@@ -144,7 +161,8 @@ def test_sanitised_name_decides_the_type(server):
     assert (job["fileName"], job["type"]) == ("evil.csv", "csv")
 
 
-def test_path_traversal_does_not_write_outside_the_data_dir(server):
+def test_path_traversal_does_not_write_outside_the_data_dir(make_server):
+    server = make_server(env={"SLUICE_INLINE_MAX_BYTES": "0"})
     data = b"escaped? 5d2a\n"
     server.upload_one("../../../escape-5d2a.txt", data)
     wd = server.workdir
