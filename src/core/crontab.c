@@ -1,4 +1,5 @@
 #include "core/crontab.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -80,27 +81,14 @@ int sl_crontab_parse(const char *text, const char *name, struct sl_crontab *tab,
 
 int sl_crontab_load(const char *path, struct sl_crontab *tab, struct sl_error *err)
 {
+    char *text;
     memset(tab, 0, sizeof *tab);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            return add_default(tab);
-        return sl_err_set(err, SL_ECONFIG, "%s: cannot open: %s", path, strerror(errno));
-    }
-    char *text = malloc(1 << 20);
-    int rc = 0;
-    if (!text) {
-        rc = SL_ENOMEM;
-    } else {
-        size_t n = fread(text, 1, (1 << 20) - 1, f);
-        text[n] = '\0';
-        if (ferror(f) || n == (1 << 20) - 1)
-            rc = sl_err_set(err, SL_ECONFIG, "%s: unreadable or larger than 1 MiB", path);
-        else
-            rc = sl_crontab_parse(text, path, tab, err);
-    }
+    int rc = sl_read_config_file(path, 1 << 20, &text, err);
+    if (rc == SL_ENOT_FOUND)
+        return add_default(tab);
+    if (rc == 0)
+        rc = sl_crontab_parse(text, path, tab, err);
     free(text);
-    fclose(f);
     return rc;
 }
 

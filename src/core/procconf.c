@@ -1,4 +1,5 @@
 #include "core/procconf.h"
+#include "util/fsutil.h"
 #include "import/importer.h"
 
 #include <errno.h>
@@ -100,26 +101,14 @@ int sl_procconf_parse(const char *text, const char *name, struct sl_procconf *pc
 
 int sl_procconf_load(const char *path, struct sl_procconf *pc, struct sl_error *err)
 {
+    char *text;
     memset(pc, 0, sizeof *pc);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno == ENOENT
-                   ? 0
-                   : sl_err_set(err, SL_ECONFIG, "%s: cannot open: %s", path, strerror(errno));
-    char *text = malloc(1 << 20);
-    int rc = 0;
-    if (!text) {
-        rc = SL_ENOMEM;
-    } else {
-        size_t n = fread(text, 1, (1 << 20) - 1, f);
-        text[n] = '\0';
-        if (ferror(f) || n == (1 << 20) - 1)
-            rc = sl_err_set(err, SL_ECONFIG, "%s: unreadable or larger than 1 MiB", path);
-        else
-            rc = sl_procconf_parse(text, path, pc, err);
-    }
+    int rc = sl_read_config_file(path, 1 << 20, &text, err);
+    if (rc == SL_ENOT_FOUND)
+        return 0; /* no sluice.json: the built-in processors only */
+    if (rc == 0)
+        rc = sl_procconf_parse(text, path, pc, err);
     free(text);
-    fclose(f);
     return rc;
 }
 

@@ -1,4 +1,5 @@
 #include "util/dotenv.h"
+#include "util/fsutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -117,36 +118,13 @@ int sl_dotenv_parse(struct sl_dotenv *env, const char *text, const char *name, s
 
 int sl_dotenv_load(struct sl_dotenv *env, const char *path, struct sl_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            return 0;
-        return sl_err_set(err, SL_EIO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    int rc = 0;
-    char *text = malloc(DOTENV_MAX_BYTES + 1);
-    if (!text) {
-        rc = SL_ENOMEM;
-        goto out;
-    }
-    size_t n = fread(text, 1, DOTENV_MAX_BYTES + 1, f);
-    if (ferror(f)) {
-        rc = sl_err_set(err, SL_EIO, "%s: read failed", path);
-        goto out;
-    }
-    if (n > DOTENV_MAX_BYTES) {
-        rc = sl_err_set(err, SL_ECONFIG, "%s: larger than 1 MiB", path);
-        goto out;
-    }
-    if (memchr(text, '\0', n)) {
-        rc = sl_err_set(err, SL_ECONFIG, "%s: holds a NUL byte; is it a text file?", path);
-        goto out;
-    }
-    text[n] = '\0';
-    rc = sl_dotenv_parse(env, text, path, err);
-out:
+    char *text;
+    int rc = sl_read_config_file(path, DOTENV_MAX_BYTES, &text, err);
+    if (rc == SL_ENOT_FOUND)
+        return 0;
+    if (rc == 0)
+        rc = sl_dotenv_parse(env, text, path, err);
     free(text);
-    fclose(f);
     return rc;
 }
 

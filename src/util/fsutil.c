@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,4 +63,33 @@ int sl_path_join(char *out, size_t cap, const char *a, const char *b)
 {
     int n = snprintf(out, cap, "%s/%s", a, b);
     return (n < 0 || (size_t)n >= cap) ? SL_EINVALID : 0;
+}
+
+int sl_read_config_file(const char *path, size_t max, char **text, struct sl_error *err)
+{
+    *text = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return errno == ENOENT
+                   ? SL_ENOT_FOUND
+                   : sl_err_set(err, SL_ECONFIG, "%s: cannot open: %s", path, strerror(errno));
+    int rc = 0;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    if (!buf)
+        rc = SL_ENOMEM;
+    else if (ferror(f))
+        rc = sl_err_set(err, SL_ECONFIG, "%s: read failed", path);
+    else if (n > max)
+        rc = sl_err_set(err, SL_ECONFIG, "%s: larger than %zu KiB", path, max >> 10);
+    else if (memchr(buf, '\0', n))
+        rc = sl_err_set(err, SL_ECONFIG, "%s: holds a NUL byte; is it a text file?", path);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    return 0;
 }

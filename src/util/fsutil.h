@@ -6,6 +6,8 @@
 #ifndef SL_FSUTIL_H
 #define SL_FSUTIL_H
 
+#include "util/err.h"
+
 #include <stddef.h>
 
 /* Maps an errno value to SL_ENO_SPACE or SL_EIO. */
@@ -22,5 +24,12 @@ int sl_fsync_dir(const char *dir);
 
 /* Joins a and b with one '/' into out (size cap). Returns 0 or SL_EINVALID when it does not fit. */
 int sl_path_join(char *out, size_t cap, const char *a, const char *b);
+
+/*
+ * Reads a whole configuration file of at most max bytes into *text (NUL-terminated, malloc'd;
+ * the caller frees it). Returns 0, SL_ENOT_FOUND when the file does not exist, or SL_ECONFIG
+ * (unreadable, too large, or holding a NUL byte) with err naming the file.
+ */
+int sl_read_config_file(const char *path, size_t max, char **text, struct sl_error *err);
 
 #endif
