@@ -1,0 +1,65 @@
+"""Client side of bench/pickup.sh: uploads N small files one after another to a sluice server in
+continuous mode (each upload waits for its 202, not for its job), waits until the queue is
+empty, then reads every job and prints one line:
+  pickup_p50_ms pickup_p99_ms pickup_mean_ms upload_p50_ms upload_p99_ms jobs
+where pickup = startedAt - createdAt (ms resolution) and upload is the request's round trip."""
+import datetime
+import http.client
+import json
+import math
+import sys
+import time
+
+port, n, gap_ms = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+boundary = "----sluicepickup5e1b"
+body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"p.bin\"\r\n"
+        f"Content-Type: application/octet-stream\r\n\r\n{'x' * 64}\r\n--{boundary}--\r\n").encode()
+headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def call(method, path, payload=None, hdrs=None):
+    conn.request(method, path, body=payload, headers=hdrs or {})
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
+def pct(values, p):  # nearest rank
+    v = sorted(values)
+    return v[max(0, math.ceil(p / 100 * len(v)) - 1)]
+
+
+def ms(iso):
+    return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
+
+
+ids, rtt = [], []
+for _ in range(n):
+    t0 = time.perf_counter()
+    status, data = call("POST", "/api/integration/upload", body, headers)
+    rtt.append((time.perf_counter() - t0) * 1000)
+    if status != 202:
+        sys.exit(f"pickup: upload answered {status}: {data[:200]!r}")
+    ids += json.loads(data)["jobIds"]
+    if gap_ms > 0:
+        time.sleep(gap_ms / 1000)
+
+deadline = time.time() + 60
+while True:
+    q = json.loads(call("GET", "/api/integration/queue")[1])
+    if q["pending"] == 0 and q["processing"] == 0:
+        break
+    if time.time() > deadline:
+        sys.exit(f"pickup: jobs still queued after 60 s: {q}")
+    time.sleep(0.05)
+
+waits = []
+for i in ids:
+    status, data = call("GET", f"/api/integration/jobs/{i}")
+    job = json.loads(data)
+    if status != 200 or not job.get("startedAt"):
+        sys.exit(f"pickup: job {i} has not started: {job}")
+    waits.append(ms(job["startedAt"]) - ms(job["createdAt"]))
+
+print("%.3f %.3f %.3f %.3f %.3f %d" % (pct(waits, 50), pct(waits, 99), sum(waits) / len(waits),
+                                       pct(rtt, 50), pct(rtt, 99), len(waits)))
