@@ -4,7 +4,7 @@
 BUILD    ?= build
 SANITIZE ?= 0
 CC       ?= cc
-PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto libzip expat freexl yajl
+PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto libzip expat freexl yajl libpq
 
 CFLAGS_BASE = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
               -g -Isrc $(shell pkg-config --cflags $(PKGS))
@@ -21,11 +21,13 @@ endif
 SRCS      := $(shell find src -name '*.c' | sort)
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+UI_FILES  := $(sort $(wildcard ui/*))
+GEN_OBJS  := $(BUILD)/obj/gen/ui_assets.o
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 PYTHON    ?= /usr/bin/python3
 
-.PHONY: all run test check unit api asan deps format clean lint bench
+.PHONY: all run test check unit contract api ui-test asan deps format clean lint bench
 
 all: $(BUILD)/sluice
 
@@ -34,7 +36,18 @@ $(BUILD)/obj/%.o: src/%.c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libsluice.a: $(LIB_OBJS)
+# The web UI (ui/) is built into the binary: scripts/embed.sh writes its files as byte arrays.
+$(BUILD)/gen/ui_assets.c: $(UI_FILES) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@echo "  EMBED   ui/"
+	@scripts/embed.sh $@ $(UI_FILES)
+
+$(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c src/http/ui.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libsluice.a: $(LIB_OBJS) $(GEN_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
@@ -42,6 +55,10 @@ $(BUILD)/sluice: $(BUILD)/obj/main.o $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/contract/%: tests/contract/%.c tests/unit/testutil.h $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
@@ -61,13 +78,25 @@ test: deps
 deps:
 	@scripts/install-deps.sh
 
-check: unit api
+check: unit contract api ui-test
 
 unit: $(BUILD)/sluice $(TEST_BINS)
 	@scripts/run-unit-tests.sh $(BUILD)
 
+# The store contract suite, once on SQLite and once on a throwaway PostgreSQL cluster.
+contract: $(BUILD)/tests/contract/test_store_contract
+	d=$$(mktemp -d) && (cd $$d && env -u SLUICE_TEST_STORE_URL $(abspath $<)) && rm -rf $$d
+	scripts/pg-test-server.sh run $(abspath $<)
+
 api: $(BUILD)/sluice
 	SLUICE_BIN=$(abspath $(BUILD)/sluice) $(PYTHON) -m pytest -q tests/api
+
+# Browser tests: playwright-core (from npm, into tests/ui/node_modules) drives Debian's chromium
+# against the real binary; screenshots go to $(BUILD)/ui-artifacts.
+ui-test: $(BUILD)/sluice
+	@cd tests/ui && npm install --no-audit --no-fund --loglevel=error
+	cd tests/ui && SLUICE_BIN=$(abspath $(BUILD)/sluice) \
+	  SLUICE_UI_ARTIFACTS=$(abspath $(BUILD)/ui-artifacts) node --test ui.test.mjs
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
@@ -75,7 +104,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a
 
 # Benchmarks: figures beside their baselines, measured in the same run (see bench/README.md).
 bench: deps
-	$(MAKE) all build/bench/readrows
+	$(MAKE) all build/bench/readrows build/bench/queue
 	bash bench/run.sh
 
 asan:

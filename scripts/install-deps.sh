@@ -8,7 +8,9 @@ packages=(
   libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libyajl-dev
   libcmocka-dev libxlsxwriter-dev python3-openpyxl python3-xlwt
   python3 python3-pytest python3-requests
-  sqlite3 curl bc time
+  sqlite3 curl bc time wrk hey
+  chromium nodejs
+  postgresql libpq-dev
 )
 
 missing=()
@@ -17,6 +19,8 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# The browser tests (tests/ui) need npm: NodeSource's nodejs carries it, Debian's has a package.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}" >&2

@@ -104,7 +104,10 @@ static int wait_for_signal(void)
 static int start_background(struct sl_service *svc, const struct sl_crontab *tab,
                             const struct serve_opts *o, struct self *self)
 {
+    struct sl_error err = {0};
     int rc = 0;
+    if (sl_service_watch_store(svc, &err) != 0) /* live views then update at each heartbeat */
+        sl_warn("cannot follow other processes' changes: %s", err.msg);
     if (tab->count > 0) {
         struct sl_sched_hooks hooks = {fire, busy, self};
         rc = sl_scheduler_new(tab, svc->store, &hooks, sl_now_ms(), &svc->sched);
@@ -135,6 +138,7 @@ static void shutdown_all(struct sl_service *svc, struct sl_server *srv)
     svc->worker = NULL;
     sl_scheduler_free(svc->sched);
     svc->sched = NULL;
+    sl_events_close(svc->events); /* ends the live-queue streams, which would hold the stop */
     sl_server_stop(srv);
 }
 

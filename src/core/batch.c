@@ -34,6 +34,7 @@ struct sl_runner {
     struct sl_store *store;
     struct sl_blob *blob;
     const struct sl_processors *procs;
+    struct sl_events *events; /* borrowed; told of every claim and outcome (the live queue) */
 
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t cond;  /* signals: batch ended, current job changed, quit */
@@ -144,6 +145,11 @@ void sl_runner_free(struct sl_runner *r)
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
     free(r);
+}
+
+void sl_runner_set_events(struct sl_runner *r, struct sl_events *ev)
+{
+    r->events = ev;
 }
 
 int sl_runner_busy(struct sl_runner *r)
@@ -279,6 +285,7 @@ static void run_one(struct sl_runner *r, const struct sl_job *job, struct sl_bat
         finalise(r, job, rc, result, &perr, ms, res, item);
     }
     free(result);
+    sl_events_notify(r->events);
 }
 
 static int start_batch(struct sl_runner *r, struct sl_error *err)
@@ -323,6 +330,7 @@ int sl_runner_run(struct sl_runner *r, int limit, struct sl_batch_result *out, s
     rc = sl_store_claim(r->store, out->started_at, limit, lease_ms(r), &jobs, &n, err);
     if (rc)
         goto out;
+    sl_events_notify(r->events);
     out->items = calloc(n ? n : 1, sizeof *out->items);
     if (!out->items) {
         rc = SL_ENOMEM;
@@ -337,6 +345,7 @@ out:
     out->duration_ms = (sl_mono_us() - t0 + 500) / 1000;
     sl_jobs_free(jobs, n);
     end_batch(r);
+    sl_events_notify(r->events);
     if (rc)
         sl_batch_result_fini(out);
     return rc;

@@ -11,6 +11,7 @@
 #define SL_BATCH_H
 
 #include "blob/blob.h"
+#include "core/events.h"
 #include "core/processor.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -42,6 +43,9 @@ int sl_runner_new(const struct sl_config *cfg, struct sl_store *store, struct sl
                   const struct sl_processors *procs, struct sl_runner **out);
 /* Stops the heartbeat thread and frees the runner; no batch may be running. */
 void sl_runner_free(struct sl_runner *r);
+/* Notifies ev (borrowed; NULL for none) when a batch claims jobs, each job ends and the batch
+ * ends. Set it before the first batch runs. */
+void sl_runner_set_events(struct sl_runner *r, struct sl_events *ev);
 
 /*
  * Runs one batch of up to limit jobs (1..100). Returns 0 with *out filled (free it with

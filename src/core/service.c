@@ -1,6 +1,8 @@
 #include "core/service.h"
+#include "core/report.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -61,8 +63,10 @@ int sl_service_open(const struct sl_config *cfg, struct sl_service **out, struct
     clean_tmp(svc->tmp_dir);
     if ((rc = sl_store_open(cfg->database_url, &svc->store, err)) != 0 ||
         (rc = sl_blob_open(cfg->blob_url, &svc->blob, err)) != 0 ||
+        (rc = sl_events_new(&svc->events)) != 0 ||
         (rc = sl_runner_new(cfg, svc->store, svc->blob, &svc->procs, &svc->runner)) != 0)
         goto out;
+    sl_runner_set_events(svc->runner, svc->events);
     *out = svc;
 out:
     if (rc)
@@ -75,8 +79,9 @@ void sl_service_close(struct sl_service *svc)
     if (!svc)
         return;
     sl_runner_free(svc->runner);
+    sl_store_close(svc->store); /* first: its watch thread may still notify the events */
+    sl_events_free(svc->events);
     sl_blob_close(svc->blob);
-    sl_store_close(svc->store);
     sl_procconf_fini(&svc->procconf);
     free(svc);
 }
@@ -84,6 +89,36 @@ void sl_service_close(struct sl_service *svc)
 void sl_service_jobs_added(struct sl_service *svc)
 {
     sl_worker_kick(svc->worker);
+    sl_events_notify(svc->events);
+}
+
+static void on_store_change(void *arg)
+{
+    sl_events_notify(arg);
+}
+
+int sl_service_watch_store(struct sl_service *svc, struct sl_error *err)
+{
+    return sl_store_watch(svc->store, on_store_change, svc->events, err);
+}
+
+void sl_service_jobs_changed(struct sl_service *svc)
+{
+    sl_events_notify(svc->events);
+}
+
+int sl_service_queue_json(struct sl_service *svc, const char *tenant, json_t **out,
+                          struct sl_error *err)
+{
+    struct sl_queue_status q;
+    *out = NULL;
+    int rc = sl_store_queue_status(svc->store, tenant, sl_now_ms(), &q, err);
+    if (rc)
+        return rc;
+    *out = sl_queue_json(&q, sl_runner_busy(svc->runner), sl_service_last_run(svc),
+                         sl_service_next_run(svc));
+    sl_queue_status_fini(&q);
+    return *out ? 0 : sl_err_set(err, SL_ENOMEM, "out of memory while building the queue status");
 }
 
 int64_t sl_service_last_run(struct sl_service *svc)

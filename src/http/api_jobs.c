@@ -105,6 +105,7 @@ int sl_api_job_cancel(struct sl_req *r)
     int rc = sl_store_cancel_job(r->svc->store, id, &job, &err);
     if (rc)
         return sl_reply_error(r, rc, &err);
+    sl_service_jobs_changed(r->svc);
     /* The record is gone, so the job no longer exists; a blob left behind is only logged. */
     if (sl_job_remove_file(r->svc->blob, &job, &err) != 0)
         sl_warn("job %s cancelled but its blob could not be removed: %s", id, err.msg);

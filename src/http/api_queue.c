@@ -15,18 +15,14 @@ static const char *tenant_arg(struct sl_req *r, struct sl_error *err, int *rc)
 int sl_api_queue(struct sl_req *r)
 {
     struct sl_error err = {0};
-    struct sl_queue_status q;
+    json_t *queue = NULL;
     int rc;
     const char *tenant = tenant_arg(r, &err, &rc);
     if (rc == 0)
-        rc = sl_store_queue_status(r->svc->store, tenant, sl_now_ms(), &q, &err);
+        rc = sl_service_queue_json(r->svc, tenant, &queue, &err);
     if (rc)
         return sl_reply_error(r, rc, &err);
-    rc = sl_reply_json(r, 200,
-                       sl_queue_json(&q, sl_runner_busy(r->svc->runner),
-                                     sl_service_last_run(r->svc), sl_service_next_run(r->svc)));
-    sl_queue_status_fini(&q);
-    return rc;
+    return sl_reply_json(r, 200, queue);
 }
 
 int sl_api_stats(struct sl_req *r)

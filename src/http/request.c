@@ -91,6 +91,31 @@ int sl_reply_fd(struct sl_req *r, int fd, int64_t size, const char *content_type
     return rc;
 }
 
+int sl_reply_static(struct sl_req *r, int status, const void *data, size_t len,
+                    const char *content_type)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+    int rc = set_response(r, status, resp, len);
+    if (resp)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    return rc;
+}
+
+int sl_reply_stream(struct sl_req *r, int status, const char *content_type, size_t block,
+                    sl_stream_read_fn read, void (*done)(void *cls), void *cls)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, block, read, cls, done);
+    if (!resp) {
+        done(cls);
+        return sl_reply_errorf(r, SL_ENOMEM, "cannot start the stream");
+    }
+    int rc = set_response(r, status, resp, 0);
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    return rc;
+}
+
 void sl_reply_header(struct sl_req *r, const char *name, const char *value)
 {
     if (r->response)

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SL_ROUTE_PARAMS_MAX 2
 #define SL_ROUTE_PARAM_MAX  520 /* bytes of one {placeholder} value, record keys included */
@@ -50,6 +51,20 @@ int sl_reply_empty(struct sl_req *r, int status);
 /* Answers 200 with size bytes read from fd (taken: closed by the server when sent). */
 int sl_reply_fd(struct sl_req *r, int fd, int64_t size, const char *content_type,
                 const char *disposition);
+/* Answers status with len bytes of static data (borrowed: it must outlive the server). */
+int sl_reply_static(struct sl_req *r, int status, const void *data, size_t len,
+                    const char *content_type);
+
+/*
+ * A streamed body of unknown length (chunked): the server calls read for more bytes as the
+ * connection drains, on the connection's thread; read fills at most max bytes of buf and returns
+ * how many, or -1 at the end of the stream (-2 on an error). done(cls) runs once the response is
+ * released. Takes cls: done(cls) runs even when the reply cannot be made.
+ */
+typedef ssize_t (*sl_stream_read_fn)(void *cls, uint64_t pos, char *buf, size_t max);
+int sl_reply_stream(struct sl_req *r, int status, const char *content_type, size_t block,
+                    sl_stream_read_fn read, void (*done)(void *cls), void *cls);
+
 /* Adds a header to the reply made by the last sl_reply_* call. */
 void sl_reply_header(struct sl_req *r, const char *name, const char *value);
 

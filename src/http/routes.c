@@ -17,7 +17,10 @@ static const struct sl_route routes[] = {
     {"GET", "/api/integration/jobs/{id}/errors", sl_api_job_errors, NULL, NULL},
     {"GET", "/api/integration/records/{type}", sl_api_records_list, NULL, NULL},
     {"GET", "/api/integration/records/{type}/{key}", sl_api_record_get, NULL, NULL},
+    {"GET", "/api/integration/events", sl_api_events, NULL, NULL},
     {"GET", "/healthz", sl_api_health, NULL, NULL},
+    {"GET", "/", sl_ui_index, NULL, NULL},
+    {"GET", "/ui/{file}", sl_ui_asset, NULL, NULL},
 };
 
 /* Matches path against pattern, capturing {params}. Returns 1 on a match. */

@@ -4,7 +4,8 @@
  * A path pattern is literal segments and `{name}` segments (one segment each, captured into
  * req->params in order). A route may stream its body: `begin` runs once the headers are in
  * (it may answer early, e.g. 415), `body` gets each chunk, and `handle` runs at the end.
- * Handlers live in one file per API area (upload.c, api_jobs.c, api_queue.c).
+ * Handlers live in one file per API area (upload.c, api_jobs.c, api_queue.c, api_events.c),
+ * and the web UI's in ui.c.
  */
 #ifndef SL_HTTP_ROUTES_H
 #define SL_HTTP_ROUTES_H
@@ -44,5 +45,8 @@ int sl_api_job_file(struct sl_req *r);
 int sl_api_job_errors(struct sl_req *r);
 int sl_api_records_list(struct sl_req *r);
 int sl_api_record_get(struct sl_req *r);
+int sl_api_events(struct sl_req *r); /* api_events.c: the live queue, Server-Sent Events */
+int sl_ui_index(struct sl_req *r);   /* ui.c: the web UI's page */
+int sl_ui_asset(struct sl_req *r);   /* ui.c: its scripts, styles and icon */
 
 #endif

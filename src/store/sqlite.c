@@ -612,6 +612,18 @@ static int sq_ping(struct sl_store *s, struct sl_error *err)
     return rc;
 }
 
+/* SQLite announces nothing: a process sees its own changes through its own notifier, and the
+ * changes of other processes sharing the file are not announced. */
+static int sq_watch(struct sl_store *s, void (*on_change)(void *arg), void *arg,
+                    struct sl_error *err)
+{
+    (void)s;
+    (void)on_change;
+    (void)arg;
+    (void)err;
+    return 0;
+}
+
 static void sq_close(struct sl_store *s)
 {
     struct sqlite_store *ss = cast(s);
@@ -652,6 +664,7 @@ static const struct sl_store_ops sqlite_ops = {
     .list_records = sq_list_records,
     .get_record = sq_get_record,
     .close = sq_close,
+    .watch = sq_watch,
 };
 
 /* Creates the folder that will hold the database file. */

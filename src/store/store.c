@@ -1,4 +1,5 @@
 #include "store/store.h"
+#include "store/postgres.h"
 #include "store/sqlite.h"
 
 #include <errno.h>
@@ -12,8 +13,7 @@ int sl_store_open(const char *url, struct sl_store **out, struct sl_error *err)
     if (strncmp(url, "sqlite:", 7) == 0)
         return sl_store_sqlite_open(url + 7, out, err);
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-        return sl_err_set(err, SL_ECONFIG,
-                          "DATABASE_URL: the PostgreSQL store is not part of this build yet");
+        return sl_store_postgres_open(url, out, err);
     return sl_err_set(err, SL_ECONFIG, "DATABASE_URL: unknown scheme in '%.64s'", url);
 }
 
@@ -201,6 +201,12 @@ int sl_store_read_inline(struct sl_store *s, const char *job_id, void **data, si
                          struct sl_error *err)
 {
     return s->ops->read_inline(s, job_id, data, len, err);
+}
+
+int sl_store_watch(struct sl_store *s, void (*on_change)(void *arg), void *arg,
+                   struct sl_error *err)
+{
+    return s->ops->watch(s, on_change, arg, err);
 }
 
 void sl_record_fini(struct sl_record *r)

@@ -1,5 +1,5 @@
 /*
- * store: the job store interface. Every backend (SQLite now, PostgreSQL later) is a const
+ * store: the job store interface. Every backend (SQLite, PostgreSQL) is a const
  * struct sl_store_ops placed first in its own struct; callers use the sl_store_* wrappers only.
  *
  * Semantics every backend keeps (the contract suite in tests/ checks them):
@@ -187,6 +187,7 @@ struct sl_store_ops {
     int (*read_inline)(struct sl_store *s, const char *job_id, void **data, size_t *len,
                        struct sl_error *err);
     void (*close)(struct sl_store *s);
+    int (*watch)(struct sl_store *s, void (*on_change)(void *arg), void *arg, struct sl_error *err);
 };
 
 struct sl_store {
@@ -194,7 +195,7 @@ struct sl_store {
 };
 
 /*
- * Opens the store that url names ("sqlite:PATH"; "postgres://..." once that backend exists)
+ * Opens the store that url names ("sqlite:PATH", or "postgres://..." / "postgresql://...")
  * and brings its schema up to date. Returns 0 and *out, or an SL_E* code with err filled.
  */
 int sl_store_open(const char *url, struct sl_store **out, struct sl_error *err);
@@ -269,6 +270,18 @@ int sl_store_get_record(struct sl_store *s, const char *tenant, const char *type
 /* The bytes of a job's inline file: a malloc'd copy (*data, *len) the caller frees. */
 int sl_store_read_inline(struct sl_store *s, const char *job_id, void **data, size_t *len,
                          struct sl_error *err);
+
+/*
+ * Calls on_change(arg) from a thread the store owns whenever jobs are inserted, change status or
+ * are removed by any process sharing the store, until the store closes, so that a live view can
+ * follow other nodes' changes. Calls may coalesce and may come for this process's own changes
+ * too. Call it once, at start-up. PostgreSQL: LISTEN/NOTIFY on a connection of its own,
+ * listening once this returns, reconnecting by itself (then calling once, since changes may have
+ * been missed); a second call is SL_ECONFLICT. SQLite: returns 0 and never calls (other
+ * processes sharing the file are not announced).
+ */
+int sl_store_watch(struct sl_store *s, void (*on_change)(void *arg), void *arg,
+                   struct sl_error *err);
 
 void sl_record_fini(struct sl_record *r);
 void sl_records_free(struct sl_record *r, size_t n);

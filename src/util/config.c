@@ -72,6 +72,7 @@ static int load_ints(struct sl_config *cfg, const struct sources *src, struct sl
     INT_FIELD(retry_max_ms, "SLUICE_RETRY_MAX_MS", 3600000, 0, 7 * 86400000LL)
     INT_FIELD(shutdown_grace_s, "SLUICE_SHUTDOWN_GRACE_SECONDS", 10, 0, 3600)
     INT_FIELD(test_process_delay_ms, "SLUICE_TEST_PROCESS_DELAY_MS", 0, 0, 3600000)
+    INT_FIELD(sse_heartbeat_ms, "SLUICE_SSE_HEARTBEAT_MS", 15000, 10, 15000)
 #undef INT_FIELD
     return 0;
 }

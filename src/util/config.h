@@ -31,6 +31,7 @@ struct sl_config {
     int shutdown_grace_s;          /* how long a running job may finish on SIGTERM */
     int continuous;                /* SLUICE_WORKER=continuous */
     int64_t test_process_delay_ms; /* fault seam for crash tests: each job sleeps this long */
+    int64_t sse_heartbeat_ms;      /* live queue: a heartbeat comment at least this often */
 };
 
 /*

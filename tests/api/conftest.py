@@ -4,6 +4,10 @@ Every test gets its own temporary working directory and its own `sluice serve` p
 port of 127.0.0.1, with `SLUICE_DATA_DIR=<tmp>/data`. The binary comes from `SLUICE_BIN`
 (default `<repo>/build/sluice`). Only the standard library, pytest and requests are used.
 
+With `SLUICE_TEST_DATABASE_URL=postgres://...` set, every server directory gets its own empty
+schema in that database (made with psql) and `DATABASE_URL` pointing at it, so the same tests run
+on the PostgreSQL store.
+
 Helpers live on the `Server` object (so they benefit from pytest's assertion rewriting in this
 conftest) and every failing check prints the request, the expected and actual answer, and the
 tail of the server's log.
@@ -30,6 +34,9 @@ BIN = os.environ.get("SLUICE_BIN") or str(REPO / "build" / "sluice")
 # Variables the outer environment must not leak into the server under test.
 SCRUB_NAMES = {"CRON_SECRET", "DATABASE_URL", "PORT", "HOST"}
 SCRUB_PREFIXES = ("SLUICE_",)
+
+# The PostgreSQL server to run against instead of SQLite (each Server gets a fresh schema).
+PG_URL = os.environ.get("SLUICE_TEST_DATABASE_URL") or None
 
 READY_TIMEOUT = 10.0  # s, from spawn to the first 200 of /healthz
 STOP_TIMEOUT = 10.0  # s, SIGTERM to exit in fixture teardown
@@ -92,6 +99,18 @@ def child_env(extra=None) -> dict:
         else:
             env[k] = str(v)
     return env
+
+
+def fresh_database_url():
+    """A DATABASE_URL to a new, empty schema of PG_URL's database."""
+    schema = "sl_api_" + uuid.uuid4().hex[:16]
+    cp = subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", PG_URL, "-c", f"CREATE SCHEMA {schema}"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert cp.returncode == 0, f"cannot create schema {schema} on {PG_URL}: {cp.stderr}"
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
@@ -164,6 +183,7 @@ class Server:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = workdir / "data"
         self.env = dict(env or {})
+        self.database_url = fresh_database_url() if PG_URL else None
         self.proc = None
         self.port = None
         self.host = "127.0.0.1"
@@ -175,6 +195,8 @@ class Server:
 
     def full_env(self, extra=None):
         env = {"SLUICE_DATA_DIR": str(self.data_dir)}
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
         env.update(self.env)
         env.update(extra or {})
         return child_env(env)
