@@ -27,7 +27,7 @@ TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 PYTHON    ?= /usr/bin/python3
 
-.PHONY: all run test check unit contract api ui-test asan deps format clean lint bench
+.PHONY: all run test check unit contract blob-contract api ui-test asan deps format clean lint bench
 
 all: $(BUILD)/sluice
 
@@ -78,7 +78,7 @@ test: deps
 deps:
 	@scripts/install-deps.sh
 
-check: unit contract api ui-test
+check: unit contract blob-contract api ui-test
 
 unit: $(BUILD)/sluice $(TEST_BINS)
 	@scripts/run-unit-tests.sh $(BUILD)
@@ -87,6 +87,11 @@ unit: $(BUILD)/sluice $(TEST_BINS)
 contract: $(BUILD)/tests/contract/test_store_contract
 	d=$$(mktemp -d) && (cd $$d && env -u SLUICE_TEST_STORE_URL $(abspath $<)) && rm -rf $$d
 	scripts/pg-test-server.sh run $(abspath $<)
+
+# The blob contract suite, once on a file: folder and once on s3rver (npm, tests/s3) on loopback.
+blob-contract: $(BUILD)/tests/contract/test_blob_contract
+	d=$$(mktemp -d) && (cd $$d && env -u SLUICE_TEST_BLOB_URL $(abspath $<)) && rm -rf $$d
+	scripts/s3-test-server.sh run $(abspath $<)
 
 api: $(BUILD)/sluice
 	SLUICE_BIN=$(abspath $(BUILD)/sluice) $(PYTHON) -m pytest -q tests/api

@@ -9,6 +9,10 @@
  *
  * Every text from the server (file names, messages, values) goes in with textContent, never as
  * HTML. The cron secret, when the server asks for one, lives in sessionStorage: this tab only.
+ * So does the API token (SLUICE_API_TOKEN): when the API answers 401 `unauthorized` the page asks
+ * for it once, then sends it as a Bearer header on fetch and XHR, and as `?token=` on the
+ * EventSource URL (EventSource cannot send headers). It is never sent to the cron route, which
+ * has its own secret.
  */
 'use strict';
 
@@ -16,6 +20,7 @@
   const API = '/api/integration';
   const CRON = '/api/cron/process-integration-jobs';
   const SECRET_KEY = 'sluice.cronSecret';
+  const TOKEN_KEY = 'sluice.apiToken';
   const NAME_RE = /^[A-Za-z0-9_.-]+$/;
   const UPLOADS_AT_ONCE = 2;
   const STATUSES = ['pending', 'processing', 'completed', 'failed'];
@@ -117,12 +122,49 @@
     }
   }
 
+  /* ---- API token ------------------------------------------------------------------------- */
+
+  const auth = { asking: false };
+
+  function apiToken() {
+    try { return sessionStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
+  }
+
+  function setApiToken(value) {
+    try {
+      if (value) sessionStorage.setItem(TOKEN_KEY, value);
+      else sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) { /* storage disabled: the token is asked again next time */ }
+  }
+
+  /* The API answered 401 unauthorized: ask for the token once (however many requests failed),
+   * then load everything again with it. A rejected stored token is forgotten first. */
+  function needToken(sent) {
+    if (sent && sent === apiToken()) setApiToken(null);
+    if (auth.asking || apiToken()) return;
+    auth.asking = true;
+    setTimeout(() => {
+      const value = window.prompt(sent ? 'That API token was not accepted; enter the server\'s SLUICE_API_TOKEN.'
+        : 'This server needs its API token (SLUICE_API_TOKEN). It is kept only in this browser tab.');
+      auth.asking = false;
+      if (!value) return;
+      setApiToken(value);
+      refreshJobs(true);
+      loadStats();
+      if (live.source) live.source.close();
+      connect();
+    }, 0);
+  }
+
   /* fetch that never throws: {ok, status, body, headers, message}. */
   async function call(method, path, opts) {
     opts = opts || {};
+    const headers = Object.assign({}, opts.headers || {});
+    const token = path.startsWith(CRON) ? null : apiToken();
+    if (token && !headers.Authorization) headers.Authorization = 'Bearer ' + token;
     let res;
     try {
-      res = await fetch(path, { method, headers: opts.headers || {}, body: opts.body, cache: 'no-store' });
+      res = await fetch(path, { method, headers, body: opts.body, cache: 'no-store' });
     } catch (e) {
       return { ok: false, status: 0, body: null, message: 'The server cannot be reached (' + e.message + ').' };
     }
@@ -133,6 +175,7 @@
     }
     const message = body && body.error && body.error.message ? body.error.message
       : (res.ok ? '' : 'HTTP ' + res.status);
+    if (res.status === 401 && !path.startsWith(CRON) && body && body.error && body.error.code === 'unauthorized') needToken(token);
     return { ok: res.ok, status: res.status, body, headers: res.headers, message };
   }
 
@@ -194,7 +237,8 @@
 
   function connect() {
     if (live.retryTimer) { clearTimeout(live.retryTimer); live.retryTimer = null; }
-    const es = new EventSource('/api/integration/events');
+    const token = apiToken();
+    const es = new EventSource('/api/integration/events' + (token ? '?token=' + encodeURIComponent(token) : ''));
     live.source = es;
     es.addEventListener('queue', (e) => {
       let q;
@@ -312,6 +356,7 @@
         return 'Rate limited: ' + (message || 'too many uploads.') +
           (after ? ' Try again in ' + after + ' s.' : ' Try again shortly.');
       }
+      case 401: return 'Not authorised: ' + (message || 'the server needs its API token.');
       case 400: return 'Rejected: ' + (message || 'the server could not read the upload.');
       case 507: return 'No space: ' + (message || 'the server has no room for this file.');
       case 0: return 'Upload cut off: the server closed the connection (the file may be over its size limit) or cannot be reached.';
@@ -389,7 +434,9 @@
         item.state.textContent = 'Uploading… ' + fmtBytes(sent) + ' of ' + fmtBytes(item.file.size) +
           ' (' + Math.floor((100 * e.loaded) / e.total) + '%)';
       });
+      const token = apiToken();
       xhr.addEventListener('load', () => {
+        if (xhr.status === 401) needToken(token);
         if (xhr.status === 202) accepted(item, xhr);
         else rejected(item, rejectionText(xhr));
         resolve();
@@ -397,6 +444,7 @@
       xhr.addEventListener('error', () => { rejected(item, rejectionText({ status: 0 })); resolve(); });
       xhr.addEventListener('abort', () => { rejected(item, 'Upload cancelled.'); resolve(); });
       xhr.open('POST', API + '/upload');
+      if (token) xhr.setRequestHeader('Authorization', 'Bearer ' + token);
       xhr.send(form);
     });
   }

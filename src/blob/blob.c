@@ -1,5 +1,6 @@
 #include "blob/blob.h"
 #include "blob/file.h"
+#include "blob/s3.h"
 
 #include <string.h>
 
@@ -26,8 +27,7 @@ int sl_blob_open(const char *url, struct sl_blob **out, struct sl_error *err)
     if (strncmp(url, "file:", 5) == 0)
         return sl_blob_file_open(url + 5, out, err);
     if (strncmp(url, "s3://", 5) == 0)
-        return sl_err_set(err, SL_ECONFIG,
-                          "SLUICE_BLOB_URL: the S3 blob store is not part of this build yet");
+        return sl_blob_s3_open(url + 5, out, err);
     return sl_err_set(err, SL_ECONFIG, "SLUICE_BLOB_URL: unknown scheme in '%.64s'", url);
 }
 

@@ -1,5 +1,5 @@
 /*
- * blob: the blob store interface. Each backend (a local folder now, S3 later) is a const
+ * blob: the blob store interface. Each backend (a local folder, S3) is a const
  * struct sl_blob_ops placed first in its own struct; callers use the sl_blob_* wrappers.
  *
  * Keys are made by sluice, never taken from user input: "<uploadId>/<jobId>", lowercase hex,
@@ -35,7 +35,7 @@ struct sl_blob {
     const struct sl_blob_ops *ops;
 };
 
-/* Opens the blob store that url names ("file:PATH"; "s3://" once that backend exists). */
+/* Opens the blob store that url names ("file:PATH" or "s3://bucket[/prefix]"). */
 int sl_blob_open(const char *url, struct sl_blob **out, struct sl_error *err);
 void sl_blob_close(struct sl_blob *b);
 

@@ -1,21 +1,12 @@
 /*
  * The cron route: one batch per call. Guarded by CRON_SECRET (a bearer token, compared in
- * constant time); with no secret set, only loopback callers may run a batch.
+ * constant time by sl_secret_equal); with no secret set, only loopback callers may run a batch.
+ * SLUICE_CRON_ALLOW, when set, is checked before this, by the server (http/access.h).
  */
 #include "core/report.h"
 #include "http/routes.h"
 
 #include <string.h>
-
-/* Compares two strings in time that depends on their lengths only, not on where they differ. */
-static int secret_equal(const char *given, const char *secret)
-{
-    size_t a = strlen(given), b = strlen(secret);
-    unsigned char diff = (unsigned char)(a != b);
-    for (size_t i = 0; i < b; i++)
-        diff |= (unsigned char)(secret[i] ^ (i < a ? given[i] : 0));
-    return diff == 0;
-}
 
 static int authorised(struct sl_req *r)
 {
@@ -25,7 +16,7 @@ static int authorised(struct sl_req *r)
     const char *auth = sl_req_header(r, "Authorization");
     if (!auth || strncmp(auth, "Bearer ", 7) != 0)
         return 0;
-    return secret_equal(auth + 7, secret);
+    return sl_secret_equal(auth + 7, secret);
 }
 
 int sl_api_cron(struct sl_req *r)

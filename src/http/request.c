@@ -132,13 +132,18 @@ const char *sl_req_header(struct sl_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-int sl_req_from_loopback(struct sl_req *r)
+const struct sockaddr *sl_req_client_addr(struct sl_req *r)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr)
+    return ci ? ci->client_addr : NULL;
+}
+
+int sl_req_from_loopback(struct sl_req *r)
+{
+    const struct sockaddr *sa = sl_req_client_addr(r);
+    if (!sa)
         return 0;
-    const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
         return (ntohl(in->sin_addr.s_addr) >> 24) == 127;

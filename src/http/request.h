@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define SL_ROUTE_PARAMS_MAX 2
@@ -72,6 +73,8 @@ void sl_reply_header(struct sl_req *r, const char *name, const char *value);
 const char *sl_req_query(struct sl_req *r, const char *name);
 /* A request header, or NULL. Borrowed from the server. */
 const char *sl_req_header(struct sl_req *r, const char *name);
+/* The client's address (borrowed from the server), or NULL when unknown. */
+const struct sockaddr *sl_req_client_addr(struct sl_req *r);
 /* 1 when the client connected from a loopback address. */
 int sl_req_from_loopback(struct sl_req *r);
 

@@ -4,12 +4,14 @@
  * A path pattern is literal segments and `{name}` segments (one segment each, captured into
  * req->params in order). A route may stream its body: `begin` runs once the headers are in
  * (it may answer early, e.g. 415), `body` gets each chunk, and `handle` runs at the end.
+ * Each route also says who may call it (`access`, checked by the server before `begin`).
  * Handlers live in one file per API area (upload.c, api_jobs.c, api_queue.c, api_events.c),
  * and the web UI's in ui.c.
  */
 #ifndef SL_HTTP_ROUTES_H
 #define SL_HTTP_ROUTES_H
 
+#include "http/access.h"
 #include "http/request.h"
 
 #include <stddef.h>
@@ -20,6 +22,7 @@ struct sl_route {
     int (*handle)(struct sl_req *r);
     int (*begin)(struct sl_req *r);                               /* optional */
     int (*body)(struct sl_req *r, const char *data, size_t size); /* optional */
+    unsigned access; /* SL_ACCESS_* flags (http/access.h); 0: the API token is required */
 };
 
 /*

@@ -1,4 +1,5 @@
 #include "http/server.h"
+#include "http/access.h"
 #include "http/routes.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -11,12 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONNECTION_LIMIT     512
-#define CONNECTION_TIMEOUT_S 120
-
 struct sl_server {
     struct MHD_Daemon *daemon;
     struct sl_service *svc;
+    struct sl_access *access; /* token, cron allow-list, upload rate */
     int port;
 };
 
@@ -56,8 +55,11 @@ static enum MHD_Result send_reply(struct sl_req *r)
     return ok;
 }
 
-/* First call for a request: match the route; answer routing errors at once. */
-static enum MHD_Result on_headers(struct sl_req *r, const char *method)
+/*
+ * First call for a request: match the route, check who may call it; answer routing and access
+ * errors at once, before any body is read.
+ */
+static enum MHD_Result on_headers(struct sl_server *srv, struct sl_req *r, const char *method)
 {
     int status;
     char allow[128];
@@ -72,6 +74,8 @@ static enum MHD_Result on_headers(struct sl_req *r, const char *method)
         }
         return send_reply(r);
     }
+    if (sl_access_check(srv->access, r, r->route->access) != 0)
+        return send_reply(r);
     if (r->route->begin && r->route->begin(r) != 0 && r->response)
         return send_reply(r);
     return MHD_YES;
@@ -87,7 +91,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!r)
             return MHD_NO;
         *con_cls = r;
-        return on_headers(r, method);
+        return on_headers(cls, r, method);
     }
     if (r->status) /* answered early; MHD drops the rest of the body */
         return MHD_YES;
@@ -157,14 +161,19 @@ int sl_server_start(struct sl_service *svc, const char *host, int port, struct s
     if (!srv)
         return SL_ENOMEM;
     srv->svc = svc;
+    if ((rc = sl_access_new(svc->cfg, &srv->access, err)) != 0) {
+        free(srv);
+        return rc;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
         NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)svc->cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)svc->cfg->connection_timeout_s, MHD_OPTION_END);
     if (!srv->daemon) {
+        sl_access_free(srv->access);
         free(srv);
         return sl_err_set(err, SL_EIO, "cannot listen on %s:%d (in use, or not permitted?)", host,
                           port);
@@ -192,5 +201,6 @@ void sl_server_stop(struct sl_server *srv)
     if (!srv)
         return;
     MHD_stop_daemon(srv->daemon);
+    sl_access_free(srv->access);
     free(srv);
 }

@@ -73,6 +73,11 @@ static int load_ints(struct sl_config *cfg, const struct sources *src, struct sl
     INT_FIELD(shutdown_grace_s, "SLUICE_SHUTDOWN_GRACE_SECONDS", 10, 0, 3600)
     INT_FIELD(test_process_delay_ms, "SLUICE_TEST_PROCESS_DELAY_MS", 0, 0, 3600000)
     INT_FIELD(sse_heartbeat_ms, "SLUICE_SSE_HEARTBEAT_MS", 15000, 10, 15000)
+    INT_FIELD(upload_rate, "SLUICE_UPLOAD_RATE", 0, 0, 1000000)
+    INT_FIELD(upload_burst, "SLUICE_UPLOAD_BURST",
+              cfg->upload_rate > 0 ? 2LL * cfg->upload_rate : 1, 1, 2000000)
+    INT_FIELD(max_connections, "SLUICE_MAX_CONNECTIONS", 512, 1, 1000)
+    INT_FIELD(connection_timeout_s, "SLUICE_CONNECTION_TIMEOUT_SECONDS", 120, 1, 86400)
 #undef INT_FIELD
     return 0;
 }
@@ -84,6 +89,8 @@ static int load_strs(struct sl_config *cfg, const struct sources *src)
 
     if ((rc = get_str(src, "HOST", "127.0.0.1", &cfg->host)) ||
         (rc = get_str(src, "CRON_SECRET", NULL, &cfg->cron_secret)) ||
+        (rc = get_str(src, "SLUICE_API_TOKEN", NULL, &cfg->api_token)) ||
+        (rc = get_str(src, "SLUICE_CRON_ALLOW", NULL, &cfg->cron_allow)) ||
         (rc = get_str(src, "SLUICE_DATA_DIR", "./data", &cfg->data_dir)))
         return rc;
     snprintf(def_db, sizeof def_db, "sqlite:%s/sluice.db", cfg->data_dir);
@@ -149,6 +156,8 @@ void sl_config_fini(struct sl_config *cfg)
 {
     free(cfg->host);
     free(cfg->cron_secret);
+    free(cfg->api_token);
+    free(cfg->cron_allow);
     free(cfg->data_dir);
     free(cfg->database_url);
     free(cfg->blob_url);

@@ -22,8 +22,8 @@ struct sl_config {
     char *blob_url;                /* file:PATH or s3://bucket[/prefix] */
     int batch_size;                /* jobs per batch, 1..100 */
     int max_attempts;              /* attempts before failed, 1..100 */
-    int64_t max_upload_bytes; /* per file */
-    int64_t inline_max_bytes; /* files up to this size are stored with their job; 0: never */
+    int64_t max_upload_bytes;      /* per file */
+    int64_t inline_max_bytes;      /* files up to this size are stored with their job; 0: never */
     int max_files;                 /* file parts per upload request */
     int job_timeout_s;             /* per job; also the lease length */
     int64_t retry_base_ms;         /* first backoff step */
@@ -32,6 +32,12 @@ struct sl_config {
     int continuous;                /* SLUICE_WORKER=continuous */
     int64_t test_process_delay_ms; /* fault seam for crash tests: each job sleeps this long */
     int64_t sse_heartbeat_ms;      /* live queue: a heartbeat comment at least this often */
+    char *api_token;               /* SLUICE_API_TOKEN: bearer for the API; NULL when unset */
+    char *cron_allow;              /* SLUICE_CRON_ALLOW: CIDR list text; NULL when unset */
+    int upload_rate;               /* uploads per second per client address; 0: no limit */
+    int upload_burst;              /* token bucket size; default 2 x rate, at least 1 */
+    int max_connections;           /* concurrent HTTP connections */
+    int connection_timeout_s;      /* an idle connection is closed after this long */
 };
 
 /*

@@ -34,6 +34,8 @@
     X(METHOD, -16, "method_not_allowed", 405, "this route does not accept that method")            \
     X(BLOB, -17, "blob_error", 503, "the blob store failed")                                       \
     X(SHUTDOWN, -18, "shutting_down", 503, "the service is shutting down")                         \
+    X(RATE_LIMITED, -20, "rate_limited", 429, "too many requests; retry later")                    \
+    X(FORBIDDEN, -21, "forbidden", 403, "this address may not use this route")                     \
     X(INTERNAL, -19, "internal_error", 500, "an internal error occurred")
 
 enum sl_err {

@@ -25,7 +25,13 @@ static const char *const vars[] = {"PORT",
                                    "SLUICE_RETRY_MAX_MS",
                                    "SLUICE_SHUTDOWN_GRACE_SECONDS",
                                    "SLUICE_WORKER",
-                                   "SLUICE_TEST_PROCESS_DELAY_MS"};
+                                   "SLUICE_TEST_PROCESS_DELAY_MS",
+                                   "SLUICE_API_TOKEN",
+                                   "SLUICE_CRON_ALLOW",
+                                   "SLUICE_UPLOAD_RATE",
+                                   "SLUICE_UPLOAD_BURST",
+                                   "SLUICE_MAX_CONNECTIONS",
+                                   "SLUICE_CONNECTION_TIMEOUT_SECONDS"};
 
 static void clear_env(void)
 {
@@ -54,6 +60,24 @@ static void write_file(const char *dir, const char *name, const char *text)
     sl_test_write_text(path, text);
 }
 
+static void test_upload_burst_defaults_to_twice_the_rate(void **state)
+{
+    (void)state;
+    char dir[256];
+    struct sl_config cfg;
+    struct sl_error err = {0};
+    sl_test_tmpdir(dir);
+    setenv("SLUICE_UPLOAD_RATE", "5", 1);
+    check_rc(sl_config_load(&cfg, dir, &err), 0, &err);
+    check_i64(cfg.upload_rate, 5);
+    check_i64(cfg.upload_burst, 10);
+    sl_config_fini(&cfg);
+    setenv("SLUICE_UPLOAD_BURST", "3", 1);
+    check_rc(sl_config_load(&cfg, dir, &err), 0, &err);
+    check_i64(cfg.upload_burst, 3);
+    sl_config_fini(&cfg);
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -73,6 +97,12 @@ static void test_defaults(void **state)
     check_i64(cfg.max_upload_bytes, 1073741824LL);
     check_i64(cfg.job_timeout_s, 300);
     check_i64(cfg.continuous, 0);
+    assert_null(cfg.api_token);
+    assert_null(cfg.cron_allow);
+    check_i64(cfg.upload_rate, 0);
+    check_i64(cfg.upload_burst, 1);
+    check_i64(cfg.max_connections, 512);
+    check_i64(cfg.connection_timeout_s, 120);
     assert_true(cfg.max_files >= 1);
     assert_true(cfg.retry_max_ms >= cfg.retry_base_ms);
     sl_config_fini(&cfg);
@@ -239,6 +269,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_burst_defaults_to_twice_the_rate, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_defaults_from_working_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_process_env_over_both_files, setup, teardown),
