@@ -3,13 +3,19 @@
 
 BUILD    ?= build
 SANITIZE ?= 0
+FUZZ     ?= 0
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto libzip expat freexl yajl libpq
 
 CFLAGS_BASE = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
               -g -Isrc $(shell pkg-config --cflags $(PKGS))
 LDLIBS      = $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread -lm
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+  # libFuzzer builds (clang only): the library is instrumented, the targets link the fuzzer main.
+  CFLAGS  = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer \
+            -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+  LDFLAGS = -fsanitize=fuzzer,address,undefined
+else ifeq ($(SANITIZE),1)
   CFLAGS  = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=undefined
   LDFLAGS = -fsanitize=address,undefined
@@ -26,8 +32,12 @@ GEN_OBJS  := $(BUILD)/obj/gen/ui_assets.o
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 PYTHON    ?= /usr/bin/python3
+FUZZ_TARGETS := fuzz_multipart fuzz_cron fuzz_readers fuzz_config
+FUZZ_BINS    := $(patsubst %,build-fuzz/fuzz/%,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 300
 
-.PHONY: all run test check unit contract blob-contract api ui-test asan deps format clean lint bench
+.PHONY: all run test check unit contract blob-contract api ui-test asan deps format clean lint bench \
+        fuzz fuzz-short fuzz-build
 
 all: $(BUILD)/sluice
 
@@ -62,6 +72,10 @@ $(BUILD)/tests/contract/%: tests/contract/%.c tests/unit/testutil.h $(BUILD)/lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libsluice.a $(LDFLAGS) $(LDLIBS)
+
 -include $(LIB_OBJS:.o=.d) $(BUILD)/obj/main.d
 
 # Installs missing Debian packages, builds, serves on the embedded defaults.
@@ -74,6 +88,7 @@ test: deps
 	$(MAKE) lint
 	$(MAKE) check BUILD=build
 	$(MAKE) check BUILD=build-asan SANITIZE=1
+	$(MAKE) fuzz-short
 
 deps:
 	@scripts/install-deps.sh
@@ -112,6 +127,18 @@ bench: deps
 	$(MAKE) all build/bench/readrows build/bench/queue
 	bash bench/run.sh
 
+# libFuzzer targets (tests/fuzz): the library rebuilt with clang in build-fuzz/, each target run for
+# FUZZ_SECONDS on a scratch copy of its corpus, then every regression input once.
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang FUZZ=1 $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	FUZZ_SEED=$(FUZZ_SEED) scripts/fuzz.sh build-fuzz/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# CI's run: a minute per target with a fixed seed, so that a run that passes here passes there.
+fuzz-short:
+	$(MAKE) fuzz FUZZ_SECONDS=60 FUZZ_SEED=1
+
 asan:
 	$(MAKE) check BUILD=build-asan SANITIZE=1
 
@@ -119,7 +146,7 @@ lint:
 	@scripts/lint.sh
 
 format:
-	clang-format -i $(shell find src tests/unit -name '*.[ch]')
+	clang-format -i $(shell find src tests/unit tests/fuzz -name '*.[ch]')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 status=0
 
 banned='\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|gets)[[:space:]]*\('
-if grep -rnE "$banned" src tests/unit; then
+if grep -rnE "$banned" src tests/unit tests/fuzz; then
   echo "lint: banned function above (use snprintf, memcpy with a length, strtok_r, strtol)" >&2
   status=1
 fi
