@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "import/xls_sheet.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,6 +13,9 @@ struct command {
     const char *usage;
     const char *summary;
 };
+
+/* The internal verb, declared here rather than in cli.h: nothing but this table calls it. */
+int sl_cmd_xls_rows(int argc, char **argv); /* xls_rows.c */
 
 static const struct command commands[] = {
     {"serve", sl_cmd_serve, "serve [--port N] [--host H] [--no-cron] [--continuous]",
@@ -28,11 +32,20 @@ static const struct command commands[] = {
     {"version", sl_cmd_version, "version", "print the version"},
 };
 
+/* Verbs sluice runs itself, left out of --help: the child that parses .xls files (xls_rows.c). */
+static const struct command internal_commands[] = {
+    {"xls-rows", sl_cmd_xls_rows, "xls-rows [--memory-mib N] [--cpu-seconds N] FILE",
+     "internal: write an .xls file's first sheet as frames (the server's parser child)"},
+};
+
 static const struct command *find(const char *name)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)
             return &commands[i];
+    for (size_t i = 0; i < sizeof internal_commands / sizeof internal_commands[0]; i++)
+        if (strcmp(internal_commands[i].name, name) == 0)
+            return &internal_commands[i];
     return NULL;
 }
 
@@ -125,6 +138,8 @@ int sl_cli_int(const char *text, long min, long max, long *out)
 
 int sl_cli_main(int argc, char **argv)
 {
+    /* .xls files are parsed by a child running this same program (xls-rows), never in here. */
+    sl_xls_set_helper("/proc/self/exe", NULL);
     if (argc < 2) {
         help(stderr);
         return SL_EXIT_USAGE;

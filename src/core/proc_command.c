@@ -46,14 +46,6 @@ struct ring { /* the last SL_COMMAND_STDERR_TAIL bytes of standard error */
     size_t total; /* bytes ever written */
 };
 
-struct child {
-    pid_t pid;          /* also the process group id; -1 before the spawn */
-    int pidfd;          /* -1 when the kernel gives none: then poll in ticks */
-    int out_fd, err_fd; /* read ends of the pipes; -1 once at end of file */
-    int exited;         /* the leader has exited (not reaped yet) */
-    int status;         /* wait status once reaped; -1 when someone else reaped it */
-};
-
 /* ---------------------------------------------------------------------------------------------
  * Buffers and text
  */
@@ -257,8 +249,7 @@ static int env_build(const struct sl_job *job, char ***out)
  * Starting the child
  */
 
-/* Moves *fd above the standard descriptors (keeping close-on-exec). Returns 0 or -1 (errno). */
-static int lift_fd(int *fd)
+int sl_child_lift_fd(int *fd)
 {
     if (*fd > 2)
         return 0;
@@ -276,7 +267,8 @@ static int open_pipe(int *rd, int *wr)
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0)
         return -1;
-    if (lift_fd(&p[0]) || lift_fd(&p[1]) || fcntl(p[0], F_SETFL, O_NONBLOCK) != 0) {
+    if (sl_child_lift_fd(&p[0]) || sl_child_lift_fd(&p[1]) ||
+        fcntl(p[0], F_SETFL, O_NONBLOCK) != 0) {
         int e = errno;
         close(p[0]);
         close(p[1]);
@@ -288,7 +280,8 @@ static int open_pipe(int *rd, int *wr)
     return 0;
 }
 
-/* Fills the spawn attributes and file actions; returns 0 or an errno value. */
+/* Fills the spawn attributes and file actions; returns 0 or an errno value. err_w < 0 sends
+ * standard error to /dev/null. */
 static int spawn_setup(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa, int in_fd,
                        int out_w, int err_w)
 {
@@ -304,27 +297,29 @@ static int spawn_setup(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa, 
         (e = posix_spawnattr_setsigdefault(attr, &all)) ||
         (e = posix_spawn_file_actions_adddup2(fa, in_fd, 0)) ||
         (e = posix_spawn_file_actions_adddup2(fa, out_w, 1)) ||
-        (e = posix_spawn_file_actions_adddup2(fa, err_w, 2)) ||
+        (e = err_w >= 0 ? posix_spawn_file_actions_adddup2(fa, err_w, 2)
+                        : posix_spawn_file_actions_addopen(fa, 2, "/dev/null", O_WRONLY, 0)) ||
         (e = posix_spawn_file_actions_addclosefrom_np(fa, 3)))
         return e;
     return 0;
 }
 
-/* Starts argv with in_fd (above fd 2) as standard input. On failure nothing is left open. */
-static int spawn_child(char *const argv[], char *const envp[], int in_fd, struct child *c,
-                       struct sl_error *err)
+int sl_child_spawn(char *const argv[], char *const envp[], int in_fd, int flags, struct sl_child *c,
+                   struct sl_error *err)
 {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_t fa;
     int out_w = -1, err_w = -1, e, rc = 0;
 
+    *c = (struct sl_child){.pid = -1, .pidfd = -1, .out_fd = -1, .err_fd = -1};
     if (posix_spawnattr_init(&attr) != 0)
         return sl_err_set(err, SL_ENOMEM, "out of memory starting '%s'", argv[0]);
     if (posix_spawn_file_actions_init(&fa) != 0) {
         posix_spawnattr_destroy(&attr);
         return sl_err_set(err, SL_ENOMEM, "out of memory starting '%s'", argv[0]);
     }
-    if (open_pipe(&c->out_fd, &out_w) != 0 || open_pipe(&c->err_fd, &err_w) != 0) {
+    if (open_pipe(&c->out_fd, &out_w) != 0 ||
+        (!(flags & SL_CHILD_STDERR_NULL) && open_pipe(&c->err_fd, &err_w) != 0)) {
         rc = sl_err_set(err, SL_EIO, "cannot make pipes for '%s': %s", argv[0], strerror(errno));
         goto out;
     }
@@ -357,15 +352,14 @@ out:
  */
 
 struct run { /* one command's child and what it said */
-    struct child c;
+    struct sl_child c;
     struct capbuf out;
     struct ring tail;
     int64_t budget_ms; /* how long it could run; -1: no limit */
     int timed_out;
 };
 
-/* Notes whether the leader has exited, leaving it a zombie so its group id stays reserved. */
-static int check_exited(struct child *c)
+int sl_child_exited(struct sl_child *c)
 {
     siginfo_t si;
     si.si_pid = 0;
@@ -378,8 +372,7 @@ static int check_exited(struct child *c)
     return c->exited;
 }
 
-/* Kills what is left of the group, reaps the leader and closes what is still open. */
-static void reap(struct child *c)
+void sl_child_reap(struct sl_child *c)
 {
     kill(-c->pid, SIGKILL);
     while (waitpid(c->pid, &c->status, 0) < 0) {
@@ -414,7 +407,7 @@ static int drain(int *fd, struct capbuf *out, struct ring *tail)
 }
 
 /* How long the next poll may wait, in ms: -1 for ever, 0 when until (monotonic ms) has come. */
-static int poll_wait(const struct child *c, int64_t until)
+static int poll_wait(const struct sl_child *c, int64_t until)
 {
     int64_t wait = -1;
     if (until >= 0) {
@@ -430,7 +423,7 @@ static int poll_wait(const struct child *c, int64_t until)
 /* Waits for output or the exit, until until; reads what came. Returns 0, 1 at until, or rc. */
 static int poll_once(struct run *r, int64_t until)
 {
-    struct child *c = &r->c;
+    struct sl_child *c = &r->c;
     struct pollfd p[3];
     int *fds[3];
     nfds_t n = 0;
@@ -463,7 +456,7 @@ static int poll_once(struct run *r, int64_t until)
  */
 static int collect(struct run *r, int64_t deadline)
 {
-    struct child *c = &r->c;
+    struct sl_child *c = &r->c;
     int64_t until = deadline;
     while (!c->exited || c->out_fd >= 0 || c->err_fd >= 0) {
         int rc = poll_once(r, until);
@@ -473,7 +466,7 @@ static int collect(struct run *r, int64_t deadline)
         }
         if (rc)
             return rc;
-        if (!c->exited && check_exited(c)) {
+        if (!c->exited && sl_child_exited(c)) {
             kill(-c->pid, SIGKILL); /* what the finished job left running */
             int64_t linger = sl_mono_ms() + LINGER_MS;
             until = deadline < 0 || linger < deadline ? linger : deadline;
@@ -576,15 +569,14 @@ static int run_command(const struct sl_command_spec *spec, char **env, int in_fd
         close(in_fd);
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     }
-    r->c = (struct child){.pid = -1, .pidfd = -1, .out_fd = -1, .err_fd = -1};
     r->budget_ms = budget;
     int64_t deadline = budget < 0 ? -1 : sl_mono_ms() + budget;
-    rc = spawn_child(spec->argv, env, in_fd, &r->c, err);
+    rc = sl_child_spawn(spec->argv, env, in_fd, 0, &r->c, err);
     close(in_fd); /* the child holds its own copy */
     if (rc)
         goto out;
     rc = collect(r, deadline);
-    reap(&r->c);
+    sl_child_reap(&r->c);
     rc = finish(r, rc, spec->argv[0], result, err);
 out:
     free(r->out.data);
@@ -609,7 +601,7 @@ int sl_proc_command(struct sl_proc_ctx *ctx, char **result, struct sl_error *err
                           spec->argv[0]);
     if ((rc = sl_job_open_file(ctx->blob, ctx->store, ctx->job, &in_fd, &size, err)) != 0)
         return rc;
-    if (lift_fd(&in_fd) != 0) {
+    if (sl_child_lift_fd(&in_fd) != 0) {
         rc = sl_err_set(err, SL_EIO, "cannot duplicate the file's descriptor: %s", strerror(errno));
         goto out;
     }

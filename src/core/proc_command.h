@@ -36,6 +36,8 @@
 
 #include "core/processor.h"
 
+#include <sys/types.h>
+
 #define SL_COMMAND_STDOUT_MAX   (4 << 20) /* bytes of standard output kept; more is a failure */
 #define SL_COMMAND_STDERR_TAIL  4096      /* bytes kept from the end of standard error */
 #define SL_COMMAND_STDOUT_SHOWN 1024      /* bytes of non-JSON standard output put in the result */
@@ -47,5 +49,38 @@ struct sl_command_spec {
 
 /* The processor: runs argv for the job (ctx->arg is a const struct sl_command_spec *). */
 int sl_proc_command(struct sl_proc_ctx *ctx, char **result, struct sl_error *err);
+
+/*
+ * Children: how the processor starts and ends its program, shared with the XLS reader
+ * (src/import/xls_child.c), which runs sluice's own parser in a child.
+ *
+ * sl_child_spawn starts argv (posix_spawnp: a path, or a name looked up in PATH) with envp, in_fd
+ * (above fd 2; the caller keeps and closes it) as standard input, standard output (and standard
+ * error, unless SL_CHILD_STDERR_NULL sends it to /dev/null) on non-blocking close-on-exec pipes,
+ * in a process group of its own, with default signal dispositions, nothing blocked and no other
+ * descriptor. Returns 0, or SL_EPROCESS (cannot run it), SL_EIO or SL_ENOMEM with nothing left
+ * open or running. *c is always initialised.
+ *
+ * sl_child_exited notes whether the child has exited without reaping it (waitid WNOWAIT), so its
+ * pid, and the process group id with it, stays reserved until sl_child_reap; that kills whatever
+ * is left of the group (SIGKILL), reaps the child into status (-1 when something else reaped it)
+ * and closes its descriptors. Call sl_child_reap exactly once after a successful spawn.
+ */
+#define SL_CHILD_STDERR_NULL 1
+
+struct sl_child {
+    pid_t pid;          /* also the process group id; -1 before the spawn */
+    int pidfd;          /* -1 when the kernel gives none: then poll in ticks */
+    int out_fd, err_fd; /* read ends of the pipes; -1 once closed (err_fd: or never opened) */
+    int exited;         /* the leader has exited (not reaped yet) */
+    int status;         /* wait status once reaped; -1 when someone else reaped it */
+};
+
+int sl_child_spawn(char *const argv[], char *const envp[], int in_fd, int flags, struct sl_child *c,
+                   struct sl_error *err);
+int sl_child_exited(struct sl_child *c);
+void sl_child_reap(struct sl_child *c);
+/* Moves *fd above the standard descriptors, keeping close-on-exec. Returns 0 or -1 (errno). */
+int sl_child_lift_fd(int *fd);
 
 #endif

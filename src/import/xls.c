@@ -1,12 +1,13 @@
 /*
  * xls: the row reader of legacy Excel workbooks (.xls, BIFF), the first worksheet, for the
- * imports of `sheet` jobs. libfreexl does the reading; nothing of BIFF is parsed here.
+ * imports of `sheet` jobs. The cells come from xls_sheet.h: from libfreexl in a child process
+ * (`sluice xls-rows`) when sluice runs as itself, in this process otherwise; nothing of BIFF is
+ * parsed here, and the rows are the same either way.
  *
- * Memory: freexl reads the whole workbook when it opens it and keeps every cell until it is
- * closed. That is the library's design and the one exception to streaming among the readers; the
- * format bounds it (a BIFF8 sheet has at most 65536 rows of 256 columns). On top of it this file
- * holds one row: its fields point at freexl's own strings, and numbers and date-times are written
- * into one small slot per column, reused from row to row.
+ * Memory: in this process, freexl keeps the whole workbook until it is closed (the child holds
+ * it instead when there is one). On top of it this file holds one row: its fields point at the
+ * sheet's own strings, and numbers and date-times are written into one small slot per column,
+ * reused from row to row.
  *
  * Cells: integers and doubles become numbers (shortest text that reads back to the same double),
  * text stays text, dates become "YYYY-MM-DD", date-times and times ISO date-times (a time alone on
@@ -15,13 +16,15 @@
  * column_N, a repeated one gets _2, _3...); empty rows are skipped; cells past the header are
  * named column_N.
  *
- * Failures: a file freexl cannot open or a workbook without a worksheet is SL_EINVALID.
+ * Failures: a file freexl cannot open, a workbook without a worksheet, and (in a child) a parser
+ * that crashes, runs out of its limits or stops talking sense are SL_EINVALID, with a message
+ * that says what happened and where ("xls parser crashed (signal 11, SIGSEGV) at row 12").
  * Not thread-safe; one reader per job.
  */
 #include "import/reader.h"
+#include "import/xls_sheet.h"
 
-#include <freexl.h>
-
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +34,8 @@
 
 struct xls_reader {
     struct sl_reader base; /* first: the interface */
-    const void *xls;       /* the freexl handle */
-    unsigned rows;         /* of the first worksheet */
+    struct sl_xls_sheet *sheet;
     unsigned short cols;
-    unsigned row; /* the next row to read, from 0 */
     char **names; /* a name for each of the sheet's columns: the header's, then column_N */
     size_t ncols; /* how many of them the header gave */
     struct sl_field *fields;
@@ -65,34 +66,27 @@ static void format_datetime(const char *text, int time_only, char *out, size_t c
         snprintf(out, cap, "%.10sT%.8sZ", text, strlen(text) > 11 ? text + 11 : "00:00:00");
 }
 
-/*
- * The value of cell (row, col) as a field (without its name); slot holds the text of numbers and
- * date-times. Returns 0, or SL_EINVALID when freexl cannot read the cell.
- */
-static int read_cell(struct xls_reader *r, unsigned row, unsigned short col, char *slot,
-                     struct sl_field *f)
+/* The value of a cell as a field (without its name); slot holds the text of numbers and
+ * date-times. */
+static void cell_field(const struct sl_xls_cell *v, char *slot, struct sl_field *f)
 {
-    FreeXL_CellValue v;
-    if (freexl_get_cell_value(r->xls, row, col, &v) != FREEXL_OK)
-        return SL_EINVALID;
     *f = (struct sl_field){NULL, slot, 0, SL_CELL_NUMBER};
-    switch (v.type) {
-    case FREEXL_CELL_INT:
-        snprintf(slot, XLS_SLOT, "%d", v.value.int_value);
+    switch (v->type) {
+    case SL_XLS_INT:
+        snprintf(slot, XLS_SLOT, "%" PRId64, v->i);
         break;
-    case FREEXL_CELL_DOUBLE:
-        format_double(v.value.double_value, slot, XLS_SLOT);
+    case SL_XLS_DOUBLE:
+        format_double(v->d, slot, XLS_SLOT);
         break;
-    case FREEXL_CELL_TEXT:
-    case FREEXL_CELL_SST_TEXT:
-        *f = (struct sl_field){NULL, v.value.text_value, 0, SL_CELL_TEXT};
+    case SL_XLS_TEXT:
+        *f = (struct sl_field){NULL, v->text, 0, SL_CELL_TEXT};
         break;
-    case FREEXL_CELL_DATE:
-        *f = (struct sl_field){NULL, v.value.text_value, 0, SL_CELL_DATE};
+    case SL_XLS_DATE:
+        *f = (struct sl_field){NULL, v->text, 0, SL_CELL_DATE};
         break;
-    case FREEXL_CELL_DATETIME:
-    case FREEXL_CELL_TIME:
-        format_datetime(v.value.text_value, v.type == FREEXL_CELL_TIME, slot, XLS_SLOT);
+    case SL_XLS_DATETIME:
+    case SL_XLS_TIME:
+        format_datetime(v->text, v->type == SL_XLS_TIME, slot, XLS_SLOT);
         f->kind = SL_CELL_DATE;
         break;
     default:
@@ -102,17 +96,19 @@ static int read_cell(struct xls_reader *r, unsigned row, unsigned short col, cha
     if (!f->value || !f->value[0])
         *f = (struct sl_field){NULL, "", 0, SL_CELL_EMPTY};
     f->len = strlen(f->value);
-    return 0;
 }
 
-/* Reads row `row` into r->fields (one per sheet column); 1 when a cell holds a value. */
-static int read_row(struct xls_reader *r, unsigned row, struct sl_error *err)
+/* Reads the sheet's next row into r->fields (one per sheet column): 1 when a cell holds a
+ * value, 0 when it holds none, 2 at the end, or a negative SL_E*. */
+static int read_row(struct xls_reader *r, struct sl_error *err)
 {
+    const struct sl_xls_cell *cells;
+    int rc = sl_xls_sheet_next(r->sheet, &cells, err);
+    if (rc != 1)
+        return rc == 0 ? 2 : rc;
     int any = 0;
     for (unsigned short c = 0; c < r->cols; c++) {
-        if (read_cell(r, row, c, r->slots + (size_t)c * XLS_SLOT, &r->fields[c]) != 0)
-            return sl_err_set(err, SL_EINVALID, "not a valid XLS file: cannot read row %u",
-                              row + 1);
+        cell_field(&cells[c], r->slots + (size_t)c * XLS_SLOT, &r->fields[c]);
         any |= r->fields[c].kind != SL_CELL_EMPTY;
     }
     return any;
@@ -161,12 +157,11 @@ static int name_columns(struct xls_reader *r, struct sl_error *err)
 /* Reads rows until one holds a value: 1 with it in r->fields, 0 at the end. */
 static int next_nonempty(struct xls_reader *r, struct sl_error *err)
 {
-    while (r->row < r->rows) {
-        int rc = read_row(r, r->row++, err);
+    for (;;) {
+        int rc = read_row(r, err);
         if (rc != 0)
-            return rc;
+            return rc == 2 ? 0 : rc;
     }
-    return 0;
 }
 
 /* Keeps the header's columns (empty or not) and the cells past it that hold a value. */
@@ -204,8 +199,7 @@ static const char *const *xls_columns(struct sl_reader *base, size_t *count)
 static void xls_close(struct sl_reader *base)
 {
     struct xls_reader *r = (struct xls_reader *)base;
-    if (r->xls)
-        freexl_close(r->xls);
+    sl_xls_sheet_close(r->sheet);
     for (size_t c = 0; r->names && c < r->cols; c++)
         free(r->names[c]);
     free(r->names);
@@ -221,21 +215,6 @@ static const struct sl_reader_ops xls_ops = {
     .close = xls_close,
 };
 
-static int open_workbook(const char *path, struct xls_reader *r, struct sl_error *err)
-{
-    int rc = freexl_open(path, &r->xls);
-    if (rc == FREEXL_FILE_NOT_FOUND)
-        return sl_err_set(err, SL_EIO, "cannot read %s", path);
-    if (rc == FREEXL_INSUFFICIENT_MEMORY)
-        return sl_err_set(err, SL_ENOMEM, "out of memory reading %s", path);
-    if (rc != FREEXL_OK)
-        return sl_err_set(err, SL_EINVALID, "not a valid XLS file (freexl error %d)", rc);
-    if (freexl_select_active_worksheet(r->xls, 0) != FREEXL_OK ||
-        freexl_worksheet_dimensions(r->xls, &r->rows, &r->cols) != FREEXL_OK)
-        return sl_err_set(err, SL_EINVALID, "not a valid XLS file: it has no worksheet");
-    return 0;
-}
-
 int sl_reader_open_xls(const char *path, struct sl_reader **out, struct sl_error *err)
 {
     struct xls_reader *r = calloc(1, sizeof *r);
@@ -244,8 +223,9 @@ int sl_reader_open_xls(const char *path, struct sl_reader **out, struct sl_error
     if (!r)
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     r->base.ops = &xls_ops;
-    if ((rc = open_workbook(path, r, err)) != 0)
+    if ((rc = sl_xls_sheet_open_any(path, &r->sheet, err)) != 0)
         goto out;
+    r->cols = r->sheet->cols;
     r->names = calloc(r->cols ? r->cols : 1, sizeof *r->names);
     r->fields = calloc(r->cols ? r->cols : 1, sizeof *r->fields);
     r->slots = malloc(r->cols ? (size_t)r->cols * XLS_SLOT : 1);
