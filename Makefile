@@ -36,8 +36,8 @@ FUZZ_TARGETS := fuzz_multipart fuzz_cron fuzz_readers fuzz_config
 FUZZ_BINS    := $(patsubst %,build-fuzz/fuzz/%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 300
 
-.PHONY: all run test check unit contract blob-contract api ui-test asan deps format clean lint bench \
-        fuzz fuzz-short fuzz-build
+.PHONY: all run test check unit contract blob-contract api api-pg ui-test asan deps format clean lint \
+        bench fuzz fuzz-short fuzz-build
 
 all: $(BUILD)/sluice
 
@@ -93,7 +93,10 @@ test: deps
 deps:
 	@scripts/install-deps.sh
 
-check: unit contract blob-contract api ui-test
+# The suites on PostgreSQL + S3 (api-pg) run in the plain build only: the sanitizer build skips them.
+PLAIN_ONLY := $(if $(filter 1,$(SANITIZE) $(FUZZ)),,api-pg)
+
+check: unit contract blob-contract api ui-test $(PLAIN_ONLY)
 
 unit: $(BUILD)/sluice $(TEST_BINS)
 	@scripts/run-unit-tests.sh $(BUILD)
@@ -110,6 +113,12 @@ blob-contract: $(BUILD)/tests/contract/test_blob_contract
 
 api: $(BUILD)/sluice
 	SLUICE_BIN=$(abspath $(BUILD)/sluice) $(PYTHON) -m pytest -q tests/api
+
+# The API suite again on a throwaway PostgreSQL cluster and s3rver: every test server gets its own
+# schema and bucket prefix (tests/api/conftest.py).
+api-pg: $(BUILD)/sluice
+	scripts/pg-test-server.sh run $(abspath scripts/s3-test-server.sh) run \
+	  env SLUICE_BIN=$(abspath $(BUILD)/sluice) $(PYTHON) -m pytest -q $(abspath tests/api)
 
 # Browser tests: playwright-core (from npm, into tests/ui/node_modules) drives Debian's chromium
 # against the real binary; screenshots go to $(BUILD)/ui-artifacts.

@@ -6,7 +6,11 @@ port of 127.0.0.1, with `SLUICE_DATA_DIR=<tmp>/data`. The binary comes from `SLU
 
 With `SLUICE_TEST_DATABASE_URL=postgres://...` set, every server directory gets its own empty
 schema in that database (made with psql) and `DATABASE_URL` pointing at it, so the same tests run
-on the PostgreSQL store.
+on the PostgreSQL store. With `SLUICE_TEST_BLOB_URL=s3://bucket[/prefix]` set (and the `AWS_*`
+variables, which pass through to the servers), every server directory gets its own prefix
+`s3://bucket[/prefix]/<uuid>` as `SLUICE_BLOB_URL`, and the blob helpers (`blob_files`,
+`find_blob`) look at the objects under it through the S3 API instead of `data/blobs`.
+`make api-pg` runs the suite that way, on a throwaway PostgreSQL cluster and s3rver.
 
 Helpers live on the `Server` object (so they benefit from pytest's assertion rewriting in this
 conftest) and every failing check prints the request, the expected and actual answer, and the
@@ -14,6 +18,7 @@ tail of the server's log.
 """
 
 import hashlib
+import hmac
 import os
 import re
 import signal
@@ -24,6 +29,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote, urlsplit
+from xml.etree import ElementTree
 
 import pytest
 import requests
@@ -37,6 +44,11 @@ SCRUB_PREFIXES = ("SLUICE_",)
 
 # The PostgreSQL server to run against instead of SQLite (each Server gets a fresh schema).
 PG_URL = os.environ.get("SLUICE_TEST_DATABASE_URL") or None
+# The S3 bucket (and prefix) to store blobs in instead of a folder (each Server gets a prefix).
+BLOB_URL = os.environ.get("SLUICE_TEST_BLOB_URL") or None
+# For skip markers: the store is not a SQLite file in the data dir, or blobs are not files there.
+ON_PG = PG_URL is not None
+ON_S3 = BLOB_URL is not None
 
 READY_TIMEOUT = 10.0  # s, from spawn to the first 200 of /healthz
 STOP_TIMEOUT = 10.0  # s, SIGTERM to exit in fixture teardown
@@ -113,6 +125,128 @@ def fresh_database_url():
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
 
 
+def fresh_blob_url():
+    """A SLUICE_BLOB_URL to a new, empty prefix below BLOB_URL."""
+    assert BLOB_URL.startswith("s3://"), f"SLUICE_TEST_BLOB_URL must be s3://...: {BLOB_URL}"
+    return f"{BLOB_URL.rstrip('/')}/{uuid.uuid4().hex}"
+
+
+# ----------------------------------------------------------------------------- S3, for the tests
+
+def _sign(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def sigv4_headers(method, host, cpath, cquery, payload_hash, amz_date, region, key_id, secret,
+                  token=None):
+    """The headers of a SigV4-signed S3 request (host included), for an already canonical path
+    and query string."""
+    day = amz_date[:8]
+    headers = {"host": host, "x-amz-date": amz_date, "x-amz-content-sha256": payload_hash}
+    if token:
+        headers["x-amz-security-token"] = token
+    names = sorted(headers)
+    canonical = "\n".join([
+        method, cpath, cquery, "".join(f"{n}:{headers[n]}\n" for n in names),
+        ";".join(names), payload_hash,
+    ])
+    scope = f"{day}/{region}/s3/aws4_request"
+    to_sign = "\n".join([
+        "AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest(),
+    ])
+    k = _sign(("AWS4" + secret).encode(), day)
+    for part in (region, "s3", "aws4_request"):
+        k = _sign(k, part)
+    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["Authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, "
+        f"SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
+    return headers
+
+
+class S3:
+    """A minimal S3 client (path-style, SigV4) for looking at what a server stored: `list` here,
+    get, put and head through S3Blob. Configured from the same AWS_* variables as sluice."""
+
+    def __init__(self):
+        self.endpoint = os.environ.get("AWS_ENDPOINT_URL_S3", "").rstrip("/")
+        self.region = os.environ.get("AWS_REGION") or "us-east-1"
+        if not self.endpoint:
+            self.endpoint = f"https://s3.{self.region}.amazonaws.com"
+        self.key_id = os.environ.get("AWS_ACCESS_KEY_ID", "")
+        self.secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+        self.token = os.environ.get("AWS_SESSION_TOKEN")
+
+    def request(self, method, bucket, key="", query=None, data=b""):
+        path = "/" + bucket + ("/" + key if key else "")
+        cpath = quote(path, safe="/-_.~")
+        query = query or {}
+        cquery = "&".join(
+            f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(query.items())
+        )
+        headers = sigv4_headers(
+            method, urlsplit(self.endpoint).netloc, cpath, cquery, hashlib.sha256(data).hexdigest(),
+            datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"), self.region, self.key_id,
+            self.secret, self.token,
+        )
+        del headers["host"]
+        url = self.endpoint + cpath + ("?" + cquery if cquery else "")
+        return requests.request(method, url, headers=headers, data=data, timeout=HTTP_TIMEOUT)
+
+    def list(self, bucket, prefix):
+        """Every key below prefix (ListObjectsV2, all pages)."""
+        keys, token = [], None
+        while True:
+            q = {"list-type": "2", "prefix": prefix}
+            if token:
+                q["continuation-token"] = token
+            r = self.request("GET", bucket, query=q)
+            assert r.status_code == 200, f"S3 list {bucket}/{prefix}: {r.status_code} {r.text}"
+            root = ElementTree.fromstring(r.content)
+            ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+            keys += [e.text for e in root.iter(f"{ns}Key")]
+            token = root.findtext(f"{ns}NextContinuationToken")
+            if root.findtext(f"{ns}IsTruncated") != "true" or not token:
+                return sorted(keys)
+
+
+class S3Blob:
+    """One stored object, with the few Path methods the tests use on blob files."""
+
+    def __init__(self, s3, bucket, key):
+        self.s3, self.bucket, self.key = s3, bucket, key
+
+    def __repr__(self):
+        return f"s3://{self.bucket}/{self.key}"
+
+    def __lt__(self, other):
+        return self.key < other.key
+
+    def read_bytes(self):
+        r = self.s3.request("GET", self.bucket, self.key)
+        assert r.status_code == 200, f"S3 GET {self}: {r.status_code} {r.text}"
+        return r.content
+
+    def write_bytes(self, data):
+        r = self.s3.request("PUT", self.bucket, self.key, data=data)
+        assert r.status_code == 200, f"S3 PUT {self}: {r.status_code} {r.text}"
+
+    def exists(self):
+        r = self.s3.request("HEAD", self.bucket, self.key)
+        assert r.status_code in (200, 404), f"S3 HEAD {self}: {r.status_code}"
+        return r.status_code == 200
+
+
+def s3_blobs(blob_url):
+    """The objects below an s3://bucket[/prefix] URL."""
+    rest = blob_url[len("s3://"):]
+    bucket, _, prefix = rest.partition("/")
+    prefix = prefix.strip("/")
+    s3 = S3()
+    return [S3Blob(s3, bucket, k) for k in s3.list(bucket, prefix + "/" if prefix else "")]
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
     """Polls `predicate` until it returns a truthy value; fails with `what` on timeout."""
     deadline = time.monotonic() + timeout
@@ -184,6 +318,7 @@ class Server:
         self.data_dir = workdir / "data"
         self.env = dict(env or {})
         self.database_url = fresh_database_url() if PG_URL else None
+        self.blob_url = fresh_blob_url() if BLOB_URL else None
         self.proc = None
         self.port = None
         self.host = "127.0.0.1"
@@ -197,6 +332,8 @@ class Server:
         env = {"SLUICE_DATA_DIR": str(self.data_dir)}
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
+        if self.blob_url:
+            env["SLUICE_BLOB_URL"] = self.blob_url
         env.update(self.env)
         env.update(extra or {})
         return child_env(env)
@@ -418,6 +555,10 @@ class Server:
     # --- disk
 
     def blob_files(self):
+        """The stored blobs: files under data/blobs, or objects under the S3 prefix."""
+        url = self.env.get("SLUICE_BLOB_URL") or self.blob_url
+        if url and url.startswith("s3://"):
+            return s3_blobs(url)
         return files_under(self.data_dir / "blobs")
 
     def tmp_files(self):
