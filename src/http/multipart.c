@@ -11,7 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define WORK_SIZE (64 * 1024)
+#define WORK_SIZE    (64 * 1024)
+#define PREAMBLE_MAX (64 * 1024) /* bytes before the first boundary line; clients send none */
 
 enum state { ST_PREAMBLE, ST_AFTER_DELIM, ST_HEADERS, ST_BODY, ST_END, ST_FAILED };
 
@@ -23,7 +24,8 @@ struct sl_multipart {
     size_t delim_len;
     char *buf; /* WORK_SIZE bytes */
     size_t len;
-    int rc; /* sticky error */
+    size_t preamble; /* bytes skipped before the first delimiter */
+    int rc;          /* sticky error */
 };
 
 int sl_multipart_boundary(const char *ct, char out[SL_MULTIPART_BOUNDARY_MAX + 1],
@@ -106,6 +108,17 @@ static int fail(struct sl_multipart *mp, struct sl_error *err, const char *msg)
 {
     mp->state = ST_FAILED;
     mp->rc = sl_err_set(err, SL_EINVALID, "malformed multipart body: %s", msg);
+    return mp->rc;
+}
+
+/* The body does not use the boundary its Content-Type announces (or has none at all). */
+static int fail_no_boundary(struct sl_multipart *mp, struct sl_error *err, const char *where)
+{
+    mp->state = ST_FAILED;
+    mp->rc = sl_err_set(err, SL_EINVALID,
+                        "malformed multipart body: no boundary line '--%.70s' %s; the boundary "
+                        "of the Content-Type header must be the one the body uses",
+                        mp->delim + 4, where);
     return mp->rc;
 }
 
@@ -198,6 +211,8 @@ static int step_headers(struct sl_multipart *mp, struct sl_error *err)
     }
     if (end > SL_MULTIPART_HEADERS_MAX)
         return fail(mp, err, "part headers are larger than 16 KiB");
+    if (memchr(mp->buf, '\0', end))
+        return fail(mp, err, "a part header holds a NUL byte");
     struct part_headers *h = calloc(1, sizeof *h);
     char *text = malloc(end + 1);
     int rc = (!h || !text) ? SL_ENOMEM : 0;
@@ -305,13 +320,18 @@ static int step_after_delim(struct sl_multipart *mp, struct sl_error *err)
     return 1;
 }
 
-/* Preamble: everything before the first delimiter is ignored. */
-static int step_preamble(struct sl_multipart *mp)
+/* Preamble: everything before the first delimiter is ignored, up to PREAMBLE_MAX bytes. */
+static int step_preamble(struct sl_multipart *mp, struct sl_error *err)
 {
     char *hit = memmem(mp->buf, mp->len, mp->delim, mp->delim_len);
     if (!hit) {
-        if (mp->len >= mp->delim_len)
-            consume(mp, mp->len - (mp->delim_len - 1));
+        if (mp->len >= mp->delim_len) {
+            size_t skip = mp->len - (mp->delim_len - 1);
+            mp->preamble += skip;
+            consume(mp, skip);
+        }
+        if (mp->preamble > PREAMBLE_MAX)
+            return fail_no_boundary(mp, err, "in the first 64 KiB");
         return 0;
     }
     consume(mp, (size_t)(hit - mp->buf) + mp->delim_len);
@@ -325,7 +345,7 @@ static int run(struct sl_multipart *mp, struct sl_error *err)
     while (go > 0) {
         switch (mp->state) {
         case ST_PREAMBLE:
-            go = step_preamble(mp);
+            go = step_preamble(mp, err);
             break;
         case ST_AFTER_DELIM:
             go = step_after_delim(mp, err);
@@ -372,6 +392,8 @@ int sl_multipart_finish(struct sl_multipart *mp, struct sl_error *err)
 {
     if (mp->state == ST_FAILED)
         return mp->rc;
+    if (mp->state == ST_PREAMBLE)
+        return fail_no_boundary(mp, err, "in the body");
     if (mp->state != ST_END)
         return fail(mp, err, "the body ends before the closing boundary");
     return 0;

@@ -18,18 +18,21 @@
 
 #define DISCARD_MAX      (16LL << 20) /* body bytes read past an error before hanging up */
 #define INLINE_TOTAL_MAX (1 << 20)    /* bytes of small files one request keeps in memory */
+#define FIELDS_MAX       64 /* text parts per request (only type and tenant mean anything) */
 
 /*
  * A file part is kept in memory while it is small (SLUICE_INLINE_MAX_BYTES, and at most
  * INLINE_TOTAL_MAX per request): it is then stored inline with its job row, made durable by the
  * same commit, with no temporary file and no fsync of its own. A file that grows past that is
- * spilled to a temporary file and goes to the blob store.
+ * spilled to a temporary file and goes to the blob store. The temporary file is open only while
+ * its part streams in, so a request holds at most one descriptor whatever its file count.
  */
 struct up_file {
     char *mem; /* the bytes while the file is small; NULL once spilled */
     size_t mem_len, mem_cap;
     char tmp[PATH_MAX]; /* "" once moved into the blob store or removed */
-    int fd;             /* the temporary file, once spilled; -1 before */
+    int fd;             /* the temporary file while its part streams in; -1 otherwise */
+    int spilled;        /* the bytes are in tmp (or, once stored, in the blob store) */
     struct sl_sha256 *hash;
     int64_t size;
     char name[SL_FILE_NAME_MAX + 1];
@@ -47,6 +50,7 @@ struct upload {
     struct up_file *files;
     size_t count, cap;
     int in_file;
+    size_t fields; /* text parts seen */
     enum field field;
     char value[SL_TENANT_MAX + 2]; /* room to notice an over-long value */
     size_t value_len;
@@ -162,6 +166,7 @@ static int spill(struct upload *u, struct up_file *f)
         f->tmp[0] = '\0';
         return up_fail(u, rc, "cannot create a temporary file: %s", strerror(errno));
     }
+    f->spilled = 1;
     int rc = sl_write_all(f->fd, f->mem, f->mem_len);
     u->inline_total -= f->mem_len;
     free(f->mem);
@@ -173,7 +178,7 @@ static int spill(struct upload *u, struct up_file *f)
 /* Keeps len more bytes of a small file in memory; 1 when they do not fit (spill instead). */
 static int keep_in_memory(struct upload *u, struct up_file *f, const char *data, size_t len)
 {
-    if (f->fd >= 0 || f->mem_len + len > (size_t)u->svc->cfg->inline_max_bytes ||
+    if (f->spilled || f->mem_len + len > (size_t)u->svc->cfg->inline_max_bytes ||
         u->inline_total + len > INLINE_TOTAL_MAX)
         return 1;
     if (f->mem_len + len > f->mem_cap) {
@@ -198,6 +203,9 @@ static int on_part_begin(void *ctx, const struct sl_part_info *info)
     u->in_file = info->filename != NULL;
     if (u->in_file)
         return begin_file(u, info);
+    if (++u->fields > FIELDS_MAX)
+        return up_fail(u, SL_ETOO_LARGE, "an upload holds at most %d text fields besides its files",
+                       FIELDS_MAX);
     u->field = strcmp(info->name, "type") == 0     ? FIELD_TYPE
                : strcmp(info->name, "tenant") == 0 ? FIELD_TENANT
                                                    : FIELD_OTHER;
@@ -226,7 +234,7 @@ static int on_part_data(void *ctx, const char *data, size_t len)
     sl_sha256_update(f->hash, data, len);
     if (keep_in_memory(u, f, data, len) == 0)
         return 0;
-    if (f->fd < 0 && spill(u, f) != 0)
+    if (!f->spilled && spill(u, f) != 0)
         return u->rc;
     int rc = sl_write_all(f->fd, data, len);
     if (rc)
@@ -237,7 +245,17 @@ static int on_part_data(void *ctx, const char *data, size_t len)
 static int on_part_end(void *ctx)
 {
     struct upload *u = ctx;
-    if (u->in_file || u->field == FIELD_OTHER || u->field == FIELD_NONE)
+    if (u->in_file) {
+        struct up_file *f = &u->files[u->count - 1];
+        if (f->fd >= 0 && close(f->fd) != 0) {
+            f->fd = -1;
+            return up_fail(u, sl_errno_rc(errno), "cannot write the upload to disk: %s",
+                           strerror(errno));
+        }
+        f->fd = -1;
+        return 0;
+    }
+    if (u->field == FIELD_OTHER || u->field == FIELD_NONE)
         return 0;
     char *dst = u->field == FIELD_TYPE ? u->type : u->tenant;
     size_t max = u->field == FIELD_TYPE ? SL_TYPE_MAX : SL_TENANT_MAX;
@@ -255,20 +273,32 @@ static const struct sl_multipart_cb callbacks = {on_part_begin, on_part_data, on
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
-/* Removes every trace of a request that will not be acknowledged. */
+/* Removes every file of a request that will not be acknowledged: temporary files and blobs. */
+static void discard_files(struct upload *u)
+{
+    for (size_t i = 0; i < u->count; i++) {
+        struct up_file *f = &u->files[i];
+        if (f->fd >= 0)
+            close(f->fd);
+        f->fd = -1;
+        if (f->tmp[0])
+            unlink(f->tmp);
+        f->tmp[0] = '\0';
+        if (f->stored)
+            sl_blob_remove(u->svc->blob, f->blob_key, NULL);
+        f->stored = 0;
+    }
+}
+
+/* Releases a request; a request that was not acknowledged leaves no file behind. */
 static void upload_free(void *state)
 {
     struct upload *u = state;
     if (!u)
         return;
+    discard_files(u);
     for (size_t i = 0; i < u->count; i++) {
         struct up_file *f = &u->files[i];
-        if (f->fd >= 0)
-            close(f->fd);
-        if (f->tmp[0])
-            unlink(f->tmp);
-        if (f->stored)
-            sl_blob_remove(u->svc->blob, f->blob_key, NULL);
         if (f->hash)
             sl_sha256_free(f->hash);
         free(f->mem);
@@ -288,8 +318,10 @@ int sl_upload_begin(struct sl_req *r)
         return sl_reply_error(r, rc, &err), rc;
     const char *cl = sl_req_header(r, "Content-Length");
     if (cl) {
-        long long n = strtoll(cl, NULL, 10);
-        if (n > cfg->max_upload_bytes * cfg->max_files + (1LL << 20))
+        /* more than max_files files of the per-file limit, plus 1 MiB for the part headers
+         * (divided rather than multiplied: the product can overflow) */
+        long long n = strtoll(cl, NULL, 10), slack = 1LL << 20;
+        if (n > slack && (n - slack) / cfg->max_files > cfg->max_upload_bytes)
             return sl_reply_errorf(r, SL_ETOO_LARGE,
                                    "the body is larger than %d files of the per-file limit",
                                    cfg->max_files),
@@ -329,13 +361,11 @@ static int store_blobs(struct upload *u, const char *upload_id, struct sl_error 
         int rc = sl_uuid7(sl_now_ms(), f->job_id);
         if (rc)
             return sl_err_set(err, rc, "cannot make a job id");
-        if (f->fd < 0) {
+        if (!f->spilled) {
             snprintf(f->blob_key, sizeof f->blob_key, "%s", SL_BLOB_INLINE);
             continue;
         }
         snprintf(f->blob_key, sizeof f->blob_key, "%s/%s", upload_id, f->job_id);
-        close(f->fd);
-        f->fd = -1;
         if ((rc = sl_blob_put_file(u->svc->blob, f->blob_key, f->tmp, err)) != 0)
             return rc;
         f->tmp[0] = '\0';
@@ -360,7 +390,7 @@ static void fill_job(struct upload *u, struct up_file *f, const char *upload_id,
     j->max_attempts = u->svc->cfg->max_attempts;
     j->created_at = now;
     j->processing_ms = -1;
-    if (f->fd < 0 && !f->stored) {
+    if (!f->spilled) {
         j->inline_data = f->mem ? f->mem : "";
         j->inline_len = f->mem_len;
     }
@@ -387,13 +417,15 @@ int sl_upload_handle(struct sl_req *r)
     int rc = u->rc;
 
     if (rc)
-        return sl_reply_error(r, rc, &u->err);
-    if ((rc = sl_multipart_finish(u->mp, &err)) != 0)
+        err = u->err;
+    else if ((rc = sl_multipart_finish(u->mp, &err)) == 0 && u->count == 0)
+        rc = sl_err_set(&err, SL_ENO_FILE,
+                        "the upload holds no file part; send each file as a multipart part with "
+                        "a filename");
+    if (rc) {
+        discard_files(u);
         return sl_reply_error(r, rc, &err);
-    if (u->count == 0)
-        return sl_reply_errorf(r, SL_ENO_FILE,
-                               "the upload holds no file part; send each file "
-                               "as a multipart part with a filename");
+    }
     if ((rc = sl_uuid7(sl_now_ms(), upload_id)) != 0 || (rc = store_blobs(u, upload_id, &err)) != 0)
         goto out;
     if (!(jobs = calloc(u->count, sizeof *jobs))) {
@@ -414,9 +446,14 @@ int sl_upload_handle(struct sl_req *r)
     rc = reply_accepted(r, jobs, u->count, upload_id);
 out:
     free(jobs); /* its strings are borrowed from u */
-    if (rc && !r->response) {
-        sl_warn("upload rejected: %s", sl_err_msg(&err, rc));
-        sl_reply_error(r, rc, &err);
+    if (rc) {
+        /* Before the answer, not after it: once refused, nothing may remain, even if the
+         * process dies right after answering. */
+        discard_files(u);
+        if (!r->response) {
+            sl_warn("upload rejected: %s", sl_err_msg(&err, rc));
+            sl_reply_error(r, rc, &err);
+        }
     }
     return rc;
 }

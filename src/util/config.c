@@ -78,6 +78,7 @@ static int load_ints(struct sl_config *cfg, const struct sources *src, struct sl
               cfg->upload_rate > 0 ? 2LL * cfg->upload_rate : 1, 1, 2000000)
     INT_FIELD(max_connections, "SLUICE_MAX_CONNECTIONS", 512, 1, 1000)
     INT_FIELD(connection_timeout_s, "SLUICE_CONNECTION_TIMEOUT_SECONDS", 120, 1, 86400)
+    INT_FIELD(request_timeout_s, "SLUICE_REQUEST_TIMEOUT_SECONDS", 3600, 0, 86400)
 #undef INT_FIELD
     return 0;
 }

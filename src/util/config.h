@@ -38,6 +38,7 @@ struct sl_config {
     int upload_burst;              /* token bucket size; default 2 x rate, at least 1 */
     int max_connections;           /* concurrent HTTP connections */
     int connection_timeout_s;      /* an idle connection is closed after this long */
+    int request_timeout_s;         /* longest time to receive one request; 0: no limit */
 };
 
 /*
