@@ -10,8 +10,7 @@
 
 #include "core/service.h"
 #include "util/config.h"
-
-#define SL_VERSION "0.1.0"
+#include "util/version.h"
 
 enum { SL_EXIT_OK = 0, SL_EXIT_FAIL = 1, SL_EXIT_USAGE = 2 };
 

@@ -20,6 +20,7 @@
  * and otherwise releases its lease so another process may take it at once.
  */
 #include "core/batch.h"
+#include "core/metrics.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -34,7 +35,8 @@ struct sl_runner {
     struct sl_store *store;
     struct sl_blob *blob;
     const struct sl_processors *procs;
-    struct sl_events *events; /* borrowed; told of every claim and outcome (the live queue) */
+    struct sl_events *events;   /* borrowed; told of every claim and outcome (the live queue) */
+    struct sl_metrics *metrics; /* borrowed; counts each batch that ends (GET /metrics) */
 
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t cond;  /* signals: batch ended, current job changed, quit */
@@ -152,6 +154,11 @@ void sl_runner_set_events(struct sl_runner *r, struct sl_events *ev)
     r->events = ev;
 }
 
+void sl_runner_set_metrics(struct sl_runner *r, struct sl_metrics *m)
+{
+    r->metrics = m;
+}
+
 int sl_runner_busy(struct sl_runner *r)
 {
     pthread_mutex_lock(&r->lock);
@@ -267,6 +274,7 @@ static void run_one(struct sl_runner *r, const struct sl_job *job, struct sl_bat
     memcpy(item->id, job->id, sizeof item->id);
     item->processing_ms = -1;
     item->attempts = job->attempts;
+    item->wait_ms = job->started_at - job->created_at;
     if (!begin_job(r, job)) {
         /* Shutting down: hand the job back without counting an attempt. */
         sl_store_release(r->store, job->id, job->fence, &err);
@@ -348,6 +356,8 @@ out:
     sl_events_notify(r->events);
     if (rc)
         sl_batch_result_fini(out);
+    else
+        sl_metrics_batch(r->metrics, out);
     return rc;
 }
 

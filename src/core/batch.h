@@ -21,6 +21,7 @@ struct sl_batch_item {
     enum sl_job_status status; /* after this batch */
     int attempts;
     int64_t processing_ms;
+    int64_t wait_ms; /* from upload (created) to this claim */
     char *error; /* owned; NULL on success */
 };
 
@@ -46,6 +47,9 @@ void sl_runner_free(struct sl_runner *r);
 /* Notifies ev (borrowed; NULL for none) when a batch claims jobs, each job ends and the batch
  * ends. Set it before the first batch runs. */
 void sl_runner_set_events(struct sl_runner *r, struct sl_events *ev);
+/* Counts every batch that ends into m (borrowed; NULL for none). Set it before the first batch. */
+struct sl_metrics;
+void sl_runner_set_metrics(struct sl_runner *r, struct sl_metrics *m);
 
 /*
  * Runs one batch of up to limit jobs (1..100). Returns 0 with *out filled (free it with

@@ -63,10 +63,11 @@ int sl_service_open(const struct sl_config *cfg, struct sl_service **out, struct
     clean_tmp(svc->tmp_dir);
     if ((rc = sl_store_open(cfg->database_url, &svc->store, err)) != 0 ||
         (rc = sl_blob_open(cfg->blob_url, &svc->blob, err)) != 0 ||
-        (rc = sl_events_new(&svc->events)) != 0 ||
+        (rc = sl_events_new(&svc->events)) != 0 || (rc = sl_metrics_new(&svc->metrics)) != 0 ||
         (rc = sl_runner_new(cfg, svc->store, svc->blob, &svc->procs, &svc->runner)) != 0)
         goto out;
     sl_runner_set_events(svc->runner, svc->events);
+    sl_runner_set_metrics(svc->runner, svc->metrics);
     *out = svc;
 out:
     if (rc)
@@ -81,6 +82,7 @@ void sl_service_close(struct sl_service *svc)
     sl_runner_free(svc->runner);
     sl_store_close(svc->store); /* first: its watch thread may still notify the events */
     sl_events_free(svc->events);
+    sl_metrics_free(svc->metrics);
     sl_blob_close(svc->blob);
     sl_procconf_fini(&svc->procconf);
     free(svc);
@@ -90,6 +92,15 @@ void sl_service_jobs_added(struct sl_service *svc)
 {
     sl_worker_kick(svc->worker);
     sl_events_notify(svc->events);
+}
+
+void sl_service_upload_stored(struct sl_service *svc, const struct sl_job *jobs, size_t n)
+{
+    int64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += jobs[i].size;
+    sl_metrics_upload(svc->metrics, n, bytes);
+    sl_service_jobs_added(svc);
 }
 
 static void on_store_change(void *arg)

@@ -12,6 +12,7 @@
 #include "blob/blob.h"
 #include "core/batch.h"
 #include "core/events.h"
+#include "core/metrics.h"
 #include "core/processor.h"
 #include "core/procconf.h"
 #include "core/scheduler.h"
@@ -33,6 +34,7 @@ struct sl_service {
     struct sl_scheduler *sched; /* set by `serve` when cron runs; NULL otherwise */
     struct sl_worker *worker;   /* set by `serve --continuous`; NULL otherwise */
     struct sl_events *events;   /* job changes, for the live queue (GET /api/integration/events) */
+    struct sl_metrics *metrics; /* this process's counters (GET /metrics) */
 };
 
 /* Loads sluice.json (processors), opens store and blob store from cfg, migrates, prepares the
@@ -47,6 +49,8 @@ int sl_service_watch_store(struct sl_service *svc, struct sl_error *err);
 /* Tells the continuous worker, if any, and the live queue that jobs were stored or became
  * pending. */
 void sl_service_jobs_added(struct sl_service *svc);
+/* An upload stored these n jobs: counts it (metrics), then as sl_service_jobs_added. */
+void sl_service_upload_stored(struct sl_service *svc, const struct sl_job *jobs, size_t n);
 /* Tells the live queue that jobs changed (e.g. one was cancelled). */
 void sl_service_jobs_changed(struct sl_service *svc);
 

@@ -102,6 +102,17 @@ int sl_reply_static(struct sl_req *r, int status, const void *data, size_t len,
     return rc;
 }
 
+int sl_reply_copy(struct sl_req *r, int status, const void *data, size_t len,
+                  const char *content_type)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    int rc = set_response(r, status, resp, len);
+    if (resp)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    return rc;
+}
+
 int sl_reply_stream(struct sl_req *r, int status, const char *content_type, size_t block,
                     sl_stream_read_fn read, void (*done)(void *cls), void *cls)
 {

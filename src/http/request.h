@@ -52,6 +52,9 @@ int sl_reply_empty(struct sl_req *r, int status);
 /* Answers 200 with size bytes read from fd (taken: closed by the server when sent). */
 int sl_reply_fd(struct sl_req *r, int fd, int64_t size, const char *content_type,
                 const char *disposition);
+/* Answers status with a copy of len bytes of data. */
+int sl_reply_copy(struct sl_req *r, int status, const void *data, size_t len,
+                  const char *content_type);
 /* Answers status with len bytes of static data (borrowed: it must outlive the server). */
 int sl_reply_static(struct sl_req *r, int status, const void *data, size_t len,
                     const char *content_type);

@@ -20,6 +20,7 @@ static const struct sl_route routes[] = {
     {"GET", "/api/integration/records/{type}/{key}", sl_api_record_get, NULL, NULL, 0},
     {"GET", "/api/integration/events", sl_api_events, NULL, NULL, SL_ACCESS_QUERY_TOKEN},
     {"GET", "/healthz", sl_api_health, NULL, NULL, SL_ACCESS_OPEN},
+    {"GET", "/metrics", sl_api_metrics, NULL, NULL, 0},
     {"GET", "/", sl_ui_index, NULL, NULL, SL_ACCESS_OPEN},
     {"GET", "/ui/{file}", sl_ui_asset, NULL, NULL, SL_ACCESS_OPEN},
 };

@@ -40,6 +40,7 @@ int sl_api_cron(struct sl_req *r);
 int sl_api_queue(struct sl_req *r);
 int sl_api_stats(struct sl_req *r);
 int sl_api_health(struct sl_req *r);
+int sl_api_metrics(struct sl_req *r);
 int sl_api_jobs_list(struct sl_req *r);
 int sl_api_job_get(struct sl_req *r);
 int sl_api_job_retry(struct sl_req *r);

@@ -442,7 +442,7 @@ int sl_upload_handle(struct sl_req *r)
         goto out;
     for (size_t i = 0; i < u->count; i++)
         u->files[i].stored = 0; /* acknowledged: the cleanup must keep them */
-    sl_service_jobs_added(r->svc);
+    sl_service_upload_stored(r->svc, jobs, u->count);
     rc = reply_accepted(r, jobs, u->count, upload_id);
 out:
     free(jobs); /* its strings are borrowed from u */

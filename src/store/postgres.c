@@ -298,6 +298,7 @@ static const struct sl_store_ops postgres_ops = {
     .get_record = pg_get_record,
     .close = pg_close,
     .watch = pg_watch_changes,
+    .count_jobs = pg_count_jobs,
 };
 
 int sl_store_postgres_open(const char *url, struct sl_store **out, struct sl_error *err)

@@ -176,6 +176,7 @@ int pg_queue_status(struct sl_store *s, const char *tenant, int64_t now,
 int pg_stats(struct sl_store *s, int days, const char *tenant, int64_t now, struct sl_stats *out,
              struct sl_error *err);
 int pg_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *err);
+int pg_count_jobs(struct sl_store *s, struct sl_type_counts **out, size_t *n, struct sl_error *err);
 int pg_next_due(struct sl_store *s, int64_t *due_at, struct sl_error *err);
 int pg_cron_claim(struct sl_store *s, const char *path, int64_t slot_at, int64_t now,
                   const char *node, int *won, struct sl_error *err);

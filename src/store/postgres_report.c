@@ -1,9 +1,11 @@
 /*
  * Reporting queries of the PostgreSQL store: queue status and statistics. Each runs in one
- * read-only REPEATABLE READ transaction so its figures agree with each other. Counts come from
- * job_counts (kept by triggers), the rest from indexed ranges, as in the SQLite store.
+ * read-only REPEATABLE READ transaction so its figures agree with each other. Queue counts come
+ * from job_counts, statistics from job_stats_hour and job_hist (all kept by triggers, see
+ * stats_agg.h), as in the SQLite store.
  */
 #include "store/postgres_int.h"
+#include "store/stats_agg.h"
 #include "util/timeutil.h"
 
 #include <math.h>
@@ -146,160 +148,118 @@ static void window_params(struct pg_params *p, const struct stats_ctx *c)
     pg_p_text(p, c->tenant);
 }
 
-/* Counts one (type, status, n) row into the totals and the type's figures. */
-static int count_row(struct sl_stats *o, const PGresult *r, int i)
-{
-    const char *type = PQgetvalue(r, i, 0);
-    int si = status_index(r, i, 1);
-    int64_t n = pg_i64(r, i, 2);
-    if (o->type_count == 0 || strcmp(o->types[o->type_count - 1].type, type) != 0) {
-        struct sl_type_counts *grown = realloc(o->types, (o->type_count + 1) * sizeof *o->types);
-        if (!grown)
-            return SL_ENOMEM;
-        o->types = grown;
-        memset(&o->types[o->type_count], 0, sizeof *o->types);
-        if (!(o->types[o->type_count].type = strdup(type)))
-            return SL_ENOMEM;
-        o->type_count++;
-    }
-    if (si >= 0) {
-        o->types[o->type_count - 1].counts[si] += n;
-        o->counts[si] += n;
-    }
-    o->types[o->type_count - 1].total += n;
-    o->total += n;
-    return 0;
-}
+/* The window's first whole hour, in hours and in ms ($1 is since, in ms). */
+#define PG_H0    "(($1::bigint + 3599999) / 3600000)"
+#define PG_H0_MS PG_H0 " * 3600000"
 
-static int stats_counts(struct pg_tx *tx, struct stats_ctx *c, struct sl_error *err)
-{
-    struct pg_params p = {0};
-    PGresult *r;
-    window_params(&p, c);
-    int rc = pg_exec(tx,
-                     "SELECT type, status, count(*) FROM jobs WHERE created_at >= $1::bigint"
-                     " AND ($2::text IS NULL OR tenant = $2) GROUP BY type, status ORDER BY type",
-                     &p, &r, err);
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
-        rc = count_row(c->o, r, i);
-    PQclear(r);
-    return rc;
-}
+/*
+ * One pass over the window (see stats_agg.h): job_stats_hour for its whole hours, the jobs
+ * themselves before the first one, grouped by what the figures need.
+ */
+static const char STATS_SQL[] =
+    "SELECT type, status, day, done_day, sum(n), sum(proc_n), sum(proc_sum), sum(wait_n),"
+    " sum(wait_sum) FROM ("
+    "  SELECT type, status, hour / 24 AS day, done_day, n, proc_n, proc_sum, wait_n, wait_sum"
+    "  FROM job_stats_hour WHERE hour >= " PG_H0 " AND ($2::text IS NULL OR tenant = $2)"
+    "  UNION ALL"
+    "  SELECT type, status, created_at / 86400000, coalesce(completed_at / 86400000, -1), 1,"
+    "   (status = 'completed' AND processing_ms IS NOT NULL)::int,"
+    "   CASE WHEN status = 'completed' THEN coalesce(processing_ms, 0) ELSE 0 END,"
+    "   (started_at IS NOT NULL)::int, coalesce(started_at - created_at, 0)"
+    "  FROM jobs WHERE created_at >= $1::bigint AND created_at < " PG_H0_MS
+    "   AND ($2::text IS NULL OR tenant = $2)) x"
+    " GROUP BY type, status, day, done_day ORDER BY type";
 
-/* The nearest-rank percentile p (0..1) of n completed processing times. */
-static int percentile(struct pg_tx *tx, struct stats_ctx *c, int64_t n, double pct, int64_t *out,
+static int stats_fold(struct pg_tx *tx, struct stats_ctx *c, struct sl_stats_fold *f,
                       struct sl_error *err)
 {
     struct pg_params p = {0};
     PGresult *r;
-    int64_t rank = (int64_t)ceil(pct * (double)n) - 1;
     window_params(&p, c);
-    pg_p_i64(&p, rank < 0 ? 0 : rank);
-    int rc = pg_exec(tx,
-                     "SELECT processing_ms FROM jobs WHERE created_at >= $1::bigint"
-                     " AND ($2::text IS NULL OR tenant = $2) AND status = 'completed'"
-                     " AND processing_ms IS NOT NULL ORDER BY processing_ms LIMIT 1"
-                     " OFFSET $3::bigint",
-                     &p, &r, err);
-    if (rc == 0)
-        *out = PQntuples(r) == 1 ? pg_i64(r, 0, 0) : -1;
+    int rc = pg_exec(tx, STATS_SQL, &p, &r, err);
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        struct sl_stats_row row = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), pg_i64(r, i, 2),
+                                   pg_i64(r, i, 3),     pg_i64(r, i, 4),     pg_i64(r, i, 5),
+                                   pg_i64(r, i, 6),     pg_i64(r, i, 7),     pg_i64(r, i, 8)};
+        rc = sl_stats_add(f, &row);
+    }
     PQclear(r);
     return rc;
 }
 
-static int stats_times(struct pg_tx *tx, struct stats_ctx *c, struct sl_error *err)
+/* Exact nearest-rank percentiles, by a sorted scan of the window's n completed jobs. */
+static int percentiles_exact(struct pg_tx *tx, struct stats_ctx *c, int64_t n, struct sl_error *err)
 {
-    struct sl_stats *o = c->o;
-    struct pg_params p = {0};
-    PGresult *r;
-    int64_t n = 0;
-    window_params(&p, c);
-    int rc = pg_exec(tx,
-                     "SELECT count(processing_ms), avg(processing_ms) FROM jobs"
-                     " WHERE created_at >= $1::bigint AND ($2::text IS NULL OR tenant = $2)"
-                     " AND status = 'completed'",
-                     &p, &r, err);
-    if (rc)
-        return rc;
-    o->avg_processing_ms = (n = pg_i64(r, 0, 0)) > 0 ? pg_f64(r, 0, 1) : -1;
-    PQclear(r);
-    o->p50_processing_ms = o->p95_processing_ms = -1;
-    if (n > 0 && ((rc = percentile(tx, c, n, 0.50, &o->p50_processing_ms, err)) ||
-                  (rc = percentile(tx, c, n, 0.95, &o->p95_processing_ms, err))))
-        return rc;
-
-    window_params(&p, c);
-    rc = pg_exec(tx,
-                 "SELECT count(*), avg(started_at - created_at) FROM jobs"
-                 " WHERE created_at >= $1::bigint AND ($2::text IS NULL OR tenant = $2)"
-                 " AND started_at IS NOT NULL",
-                 &p, &r, err);
-    if (rc)
-        return rc;
-    o->avg_wait_ms = pg_i64(r, 0, 0) > 0 ? pg_f64(r, 0, 1) : -1;
-    PQclear(r);
+    static const double ps[2] = {0.50, 0.95};
+    int64_t *out[2] = {&c->o->p50_processing_ms, &c->o->p95_processing_ms};
+    for (int k = 0; k < 2; k++) {
+        struct pg_params p = {0};
+        PGresult *r;
+        int64_t rank = (int64_t)ceil(ps[k] * (double)n) - 1;
+        window_params(&p, c);
+        pg_p_i64(&p, rank < 0 ? 0 : rank);
+        int rc = pg_exec(tx,
+                         "SELECT processing_ms FROM jobs WHERE created_at >= $1::bigint"
+                         " AND ($2::text IS NULL OR tenant = $2) AND status = 'completed'"
+                         " AND processing_ms IS NOT NULL ORDER BY processing_ms LIMIT 1"
+                         " OFFSET $3::bigint",
+                         &p, &r, err);
+        if (rc == 0)
+            *out[k] = PQntuples(r) == 1 ? pg_i64(r, 0, 0) : -1;
+        PQclear(r);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
-/* Adds per-day figures: sql yields (day, a, b) rows; created: a is the day's created count,
- * otherwise a and b are its completed and failed counts. */
-static int stats_days(struct pg_tx *tx, struct stats_ctx *c, const char *sql, int created,
-                      struct sl_error *err)
+/* Percentiles from job_hist over the days the window touches. */
+static int percentiles_hist(struct pg_tx *tx, struct stats_ctx *c, struct sl_error *err)
 {
-    struct sl_stats *o = c->o;
+    static const double ps[2] = {0.50, 0.95};
     struct pg_params p = {0};
     PGresult *r;
     window_params(&p, c);
-    int rc = pg_exec(tx, sql, &p, &r, err);
-    int64_t first = o->since / SL_MS_PER_DAY;
-    for (int k = 0; rc == 0 && k < PQntuples(r); k++) {
-        int64_t i = pg_i64(r, k, 0) - first;
-        if (i < 0 || i >= (int64_t)o->day_count)
-            continue;
-        if (created) {
-            o->daily[i].created = pg_i64(r, k, 1);
-        } else {
-            o->daily[i].completed = pg_i64(r, k, 1);
-            o->daily[i].failed = pg_i64(r, k, 2);
+    int rc = pg_exec(tx,
+                     "SELECT bucket, sum(n) FROM job_hist WHERE day >= $1::bigint / 86400000"
+                     " AND ($2::text IS NULL OR tenant = $2) GROUP BY bucket ORDER BY bucket",
+                     &p, &r, err);
+    if (rc)
+        return rc;
+    size_t n = (size_t)PQntuples(r);
+    int64_t *b = malloc((n ? n : 1) * sizeof *b), *cnt = malloc((n ? n : 1) * sizeof *cnt);
+    if (!b || !cnt) {
+        rc = SL_ENOMEM;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            b[i] = pg_i64(r, (int)i, 0);
+            cnt[i] = pg_i64(r, (int)i, 1);
         }
+        int64_t out[2];
+        sl_hist_percentiles(b, cnt, n, ps, out, 2);
+        c->o->p50_processing_ms = out[0];
+        c->o->p95_processing_ms = out[1];
     }
+    free(b);
+    free(cnt);
     PQclear(r);
-    return rc;
-}
-
-static int stats_daily(struct pg_tx *tx, struct stats_ctx *c, struct sl_error *err)
-{
-    struct sl_stats *o = c->o;
-    int64_t first = o->since / SL_MS_PER_DAY, last = c->now / SL_MS_PER_DAY;
-    o->day_count = (size_t)(last - first + 1);
-    o->daily = calloc(o->day_count, sizeof *o->daily);
-    if (!o->daily)
-        return SL_ENOMEM;
-    for (size_t i = 0; i < o->day_count; i++)
-        o->daily[i].day = first + (int64_t)i;
-    int rc = stats_days(tx, c,
-                        "SELECT created_at / 86400000, count(*), 0 FROM jobs"
-                        " WHERE created_at >= $1::bigint AND ($2::text IS NULL OR tenant = $2)"
-                        " GROUP BY 1",
-                        1, err);
-    if (rc == 0)
-        rc = stats_days(tx, c,
-                        "SELECT completed_at / 86400000,"
-                        " count(*) FILTER (WHERE status = 'completed'),"
-                        " count(*) FILTER (WHERE status = 'failed') FROM jobs"
-                        " WHERE created_at >= $1::bigint AND ($2::text IS NULL OR tenant = $2)"
-                        " AND completed_at IS NOT NULL GROUP BY 1",
-                        0, err);
     return rc;
 }
 
 static int stats_run(struct pg_tx *tx, void *ctx, struct sl_error *err)
 {
     struct stats_ctx *c = ctx;
-    int rc;
-    if ((rc = stats_counts(tx, c, err)) == 0 && (rc = stats_times(tx, c, err)) == 0)
-        rc = stats_daily(tx, c, err);
-    return rc;
+    struct sl_stats_fold f;
+    int rc = sl_stats_begin(&f, c->o, c->now);
+    if (rc == 0)
+        rc = stats_fold(tx, c, &f, err);
+    if (rc)
+        return rc;
+    sl_stats_end(&f);
+    if (f.proc_n == 0)
+        return 0;
+    return f.proc_n <= SL_STATS_EXACT_MAX ? percentiles_exact(tx, c, f.proc_n, err)
+                                          : percentiles_hist(tx, c, err);
 }
 
 static void stats_undo(void *ctx)
@@ -354,4 +314,45 @@ int pg_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *e
     struct count_ctx c = {now, n};
     *n = 0;
     return pg_run((struct pg_store *)s, &op, &c, err);
+}
+
+/* ---- jobs by type and status ------------------------------------------------------------- */
+
+struct count_jobs_ctx {
+    struct sl_type_counts **out;
+    size_t *n;
+};
+
+static int count_jobs_run(struct pg_tx *tx, void *ctx, struct sl_error *err)
+{
+    struct count_jobs_ctx *c = ctx;
+    struct pg_params p = {0};
+    PGresult *r;
+    int rc = pg_exec(tx,
+                     "SELECT type, status, sum(n) FROM job_counts GROUP BY type, status"
+                     " HAVING sum(n) <> 0 ORDER BY type",
+                     &p, &r, err);
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = sl_type_counts_add(c->out, c->n, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                                pg_i64(r, i, 2));
+    PQclear(r);
+    return rc;
+}
+
+static void count_jobs_undo(void *ctx)
+{
+    struct count_jobs_ctx *c = ctx;
+    sl_type_counts_free(*c->out, *c->n);
+    *c->out = NULL;
+    *c->n = 0;
+}
+
+int pg_count_jobs(struct sl_store *s, struct sl_type_counts **out, size_t *n, struct sl_error *err)
+{
+    static const struct pg_op op = {"count jobs", PG_READ, count_jobs_run, count_jobs_undo};
+    struct count_jobs_ctx c = {out, n};
+    int rc = pg_run((struct pg_store *)s, &op, &c, err);
+    if (rc)
+        count_jobs_undo(&c);
+    return rc;
 }

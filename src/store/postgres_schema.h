@@ -11,8 +11,49 @@
 #ifndef SL_STORE_POSTGRES_SCHEMA_H
 #define SL_STORE_POSTGRES_SCHEMA_H
 
+#include "store/stats_agg.h"
+
 /* The advisory lock key migrations hold ("sluice" in ASCII, then 1). */
 #define PG_MIGRATE_LOCK "7526466502926794753"
+
+/* The job rows an update changed in an aggregated column: from old_rows with d = -1 and from
+ * new_rows with d = 1. */
+#define PG_CHANGED                                                                                 \
+    " FROM old_rows o JOIN new_rows w ON w.id = o.id"                                              \
+    " WHERE (o.status, o.started_at, o.completed_at, o.processing_ms)"                             \
+    "  IS DISTINCT FROM (w.status, w.started_at, w.completed_at, w.processing_ms)"
+#define PG_UPDATE_DELTA "SELECT o.*, -1 AS d" PG_CHANGED " UNION ALL SELECT w.*, 1 AS d" PG_CHANGED
+
+/* Applies the rows of SRC (jobs' columns plus a sign d) to job_counts, job_stats_hour and job_hist,
+ * in key order, each into this backend's slot. Sets FOUND from the job_counts change. */
+#define PG_AGG_APPLY(SRC)                                                                          \
+    "  INSERT INTO job_stats_hour AS a (hour, tenant, type, status, done_day, slot, n, proc_n,\n"  \
+    "    proc_sum, wait_n, wait_sum)\n"                                                            \
+    "    SELECT created_at / 3600000, tenant, type, status,\n"                                     \
+    "      coalesce(completed_at / 86400000, -1), pg_backend_pid() % 16, sum(d),\n"                \
+    "      sum(d * (status = 'completed' AND processing_ms IS NOT NULL)::int),\n"                  \
+    "      sum(d * CASE WHEN status = 'completed' THEN coalesce(processing_ms, 0) ELSE 0 END),\n"  \
+    "      sum(d * (started_at IS NOT NULL)::int), sum(d * coalesce(started_at - created_at, "     \
+    "0))\n"                                                                                        \
+    "    FROM (" SRC ") x GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5\n"                         \
+    "    ON CONFLICT (hour, tenant, type, status, done_day, slot) DO UPDATE SET\n"                 \
+    "      n = a.n + EXCLUDED.n, proc_n = a.proc_n + EXCLUDED.proc_n,\n"                           \
+    "      proc_sum = a.proc_sum + EXCLUDED.proc_sum, wait_n = a.wait_n + EXCLUDED.wait_n,\n"      \
+    "      wait_sum = a.wait_sum + EXCLUDED.wait_sum;\n"                                           \
+    "  INSERT INTO job_hist AS h (day, tenant, bucket, slot, n)\n"                                 \
+    "    SELECT created_at / 86400000, tenant, " SL_HIST_BUCKET_SQL(                               \
+        "processing_ms") ",\n"                                                                     \
+                         "      pg_backend_pid() % 16, sum(d) FROM (" SRC ") x\n"                  \
+                         "    WHERE status = 'completed' AND processing_ms IS NOT NULL\n"          \
+                         "    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3\n"                                 \
+                         "    ON CONFLICT (day, tenant, bucket, slot) DO UPDATE SET n = h.n + "    \
+                         "EXCLUDED.n;\n"                                                           \
+                         "  INSERT INTO job_counts AS c (tenant, type, status, slot, n)\n"         \
+                         "    SELECT tenant, type, status, pg_backend_pid() % 16, sum(d) FROM "    \
+                         "(" SRC ") x\n"                                                           \
+                         "    GROUP BY 1, 2, 3 HAVING sum(d) <> 0 ORDER BY 1, 2, 3\n"              \
+                         "    ON CONFLICT (tenant, type, status, slot) DO UPDATE SET n = c.n + "   \
+                         "EXCLUDED.n;\n"
 
 static const char *const sl_postgres_migrations[] = {
     /* 1: jobs, with the indexes of the SQLite store (claim, rescue, listing, stats), and the
@@ -134,6 +175,58 @@ static const char *const sl_postgres_migrations[] = {
     "CREATE TABLE blob_inline ("
     "  job_id TEXT COLLATE \"C\" PRIMARY KEY,"
     "  data BYTEA NOT NULL);",
+    /* 4: aggregates that keep statistics and metrics O(window), not O(jobs) (see stats_agg.h):
+     * job_counts gains the type, job_stats_hour and job_hist are filled from the jobs stored, and
+     * the triggers keep all three, slotted by backend pid as before. (PostgreSQL refuses column
+     * lists on triggers with transition tables, so an update of other columns, such as a
+     * heartbeat, still runs the update function; it finds no changed row and writes nothing.) */
+    "LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE;"
+    "DROP TABLE job_counts;"
+    "CREATE TABLE job_counts ("
+    "  tenant TEXT COLLATE \"C\" NOT NULL,"
+    "  type TEXT COLLATE \"C\" NOT NULL,"
+    "  status TEXT COLLATE \"C\" NOT NULL,"
+    "  slot INTEGER NOT NULL,"
+    "  n BIGINT NOT NULL,"
+    "  PRIMARY KEY (tenant, type, status, slot));"
+    "CREATE TABLE job_stats_hour ("
+    "  hour BIGINT NOT NULL,"
+    "  tenant TEXT COLLATE \"C\" NOT NULL,"
+    "  type TEXT COLLATE \"C\" NOT NULL,"
+    "  status TEXT COLLATE \"C\" NOT NULL,"
+    "  done_day BIGINT NOT NULL,"
+    "  slot INTEGER NOT NULL,"
+    "  n BIGINT NOT NULL, proc_n BIGINT NOT NULL, proc_sum BIGINT NOT NULL,"
+    "  wait_n BIGINT NOT NULL, wait_sum BIGINT NOT NULL,"
+    "  PRIMARY KEY (hour, tenant, type, status, done_day, slot));"
+    "CREATE TABLE job_hist ("
+    "  day BIGINT NOT NULL,"
+    "  tenant TEXT COLLATE \"C\" NOT NULL,"
+    "  bucket BIGINT NOT NULL,"
+    "  slot INTEGER NOT NULL,"
+    "  n BIGINT NOT NULL,"
+    "  PRIMARY KEY (day, tenant, bucket, slot));"
+    // clang-format off
+    "DO $$ BEGIN\n" PG_AGG_APPLY("SELECT *, 1 AS d FROM jobs") "END $$;"
+    "CREATE OR REPLACE FUNCTION sluice_jobs_inserted() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    PG_AGG_APPLY("SELECT *, 1 AS d FROM new_rows")
+    "  IF FOUND THEN PERFORM pg_notify('sluice_jobs', 'insert'); END IF;\n"
+    "  RETURN NULL;\n"
+    "END $$;"
+    "CREATE OR REPLACE FUNCTION sluice_jobs_updated() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    PG_AGG_APPLY(PG_UPDATE_DELTA)
+    "  IF FOUND THEN PERFORM pg_notify('sluice_jobs', 'update'); END IF;\n"
+    "  RETURN NULL;\n"
+    "END $$;"
+    "CREATE OR REPLACE FUNCTION sluice_jobs_deleted() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    PG_AGG_APPLY("SELECT *, -1 AS d FROM old_rows")
+    "  IF FOUND THEN PERFORM pg_notify('sluice_jobs', 'delete'); END IF;\n"
+    "  RETURN NULL;\n"
+    "END $$;",
+    // clang-format on
 };
 
 #endif

@@ -47,11 +47,47 @@ int sq_exec(struct sqlite_store *ss, const char *sql, struct sl_error *err)
 
 int sq_prepare(struct sqlite_store *ss, const char *sql, sqlite3_stmt **st, struct sl_error *err)
 {
-    if (sqlite3_prepare_v2(ss->db, sql, -1, st, NULL) != SQLITE_OK) {
+    struct sq_cached *free_slot = NULL;
+    for (int i = 0; i < SQ_CACHE_MAX; i++) {
+        struct sq_cached *e = &ss->cache[i];
+        if (!e->sql) {
+            free_slot = free_slot ? free_slot : e;
+        } else if (e->sql == sql && !e->busy && strcmp(sqlite3_sql(e->st), sql) == 0) {
+            e->busy = 1;
+            *st = e->st;
+            return 0;
+        }
+    }
+    if (sqlite3_prepare_v3(ss->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL) !=
+        SQLITE_OK) {
         *st = NULL;
         return sq_db_fail(ss, err, "prepare");
     }
+    if (free_slot)
+        *free_slot = (struct sq_cached){sql, *st, 1};
     return 0;
+}
+
+void sq_finalize(struct sqlite_store *ss, sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < SQ_CACHE_MAX; i++)
+        if (ss->cache[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            ss->cache[i].busy = 0;
+            return;
+        }
+    sqlite3_finalize(st);
+}
+
+void sq_cache_clear(struct sqlite_store *ss)
+{
+    for (int i = 0; i < SQ_CACHE_MAX; i++) {
+        sqlite3_finalize(ss->cache[i].st);
+        ss->cache[i] = (struct sq_cached){0};
+    }
 }
 
 void sq_bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -166,7 +202,7 @@ static int sq_migrate(struct sl_store *s, struct sl_error *err)
     if ((rc = sq_prepare(ss, "PRAGMA user_version", &st, err)) != 0)
         goto out;
     version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     if (version > latest) {
         rc = sl_err_set(err, SL_ESTORE,
                         "sqlite: the database is at schema version %d, newer than this "
@@ -214,7 +250,7 @@ static int sq_release_expired(struct sl_store *s, int64_t now, int *rescued, str
         if (rc == 0)
             *rescued = sqlite3_changes(ss->db);
     }
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     pthread_mutex_unlock(&ss->lock);
     return rc;
 }
@@ -244,7 +280,7 @@ static int pick_ids(struct sqlite_store *ss, int64_t now, int limit, char (*ids)
         sq_col_copy(st, 0, ids[(*count)++], SL_UUID_MAX);
     if (r != SQLITE_ROW && r != SQLITE_DONE)
         rc = sq_db_fail(ss, err, "claim select");
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     return rc;
 }
 
@@ -284,7 +320,7 @@ static int sq_claim(struct sl_store *s, int64_t now, int limit, int64_t lease_ms
         if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
             rc = sq_db_fail(ss, err, "claim update");
     }
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     st = NULL;
     if (rc == 0)
         rc = sq_exec(ss, "COMMIT", err);
@@ -328,7 +364,7 @@ static int sq_heartbeat(struct sl_store *s, const char *id, int64_t fence, int64
         sqlite3_bind_int64(st, 3, lease_until);
         rc = fenced_update(ss, st, err);
     }
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     pthread_mutex_unlock(&ss->lock);
     return rc;
 }
@@ -349,7 +385,7 @@ int sq_progress(struct sl_store *s, const char *id, int64_t fence, const char *r
         sq_bind_text(st, 3, result);
         rc = fenced_update(ss, st, err);
     }
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     pthread_mutex_unlock(&ss->lock);
     return rc;
 }
@@ -373,7 +409,7 @@ static int sq_complete(struct sl_store *s, const char *id, int64_t fence, int64_
         sq_bind_text(st, 5, result);
         rc = fenced_update(ss, st, err);
     }
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     pthread_mutex_unlock(&ss->lock);
     return rc;
 }
@@ -412,7 +448,7 @@ static int sq_fail(struct sl_store *s, const char *id, int64_t fence, int64_t no
         if (rc == 0 && r != SQLITE_DONE)
             rc = sq_db_fail(ss, err, "fail update");
     }
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     pthread_mutex_unlock(&ss->lock);
     return rc;
 }
@@ -431,7 +467,7 @@ static int sq_release(struct sl_store *s, const char *id, int64_t fence, struct 
         sqlite3_bind_int64(st, 2, fence);
         rc = fenced_update(ss, st, err);
     }
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     pthread_mutex_unlock(&ss->lock);
     return rc;
 }
@@ -454,7 +490,7 @@ static int get_locked(struct sqlite_store *ss, const char *id, struct sl_job *ou
         rc = sl_err_set(err, SL_ENOT_FOUND, "no job with id '%.40s'", id);
     else
         rc = sq_db_fail(ss, err, "get job");
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     return rc;
 }
 
@@ -506,7 +542,7 @@ static int sq_list_jobs(struct sl_store *s, const struct sl_job_filter *f, struc
     if (rc == 0 && r != SQLITE_ROW && r != SQLITE_DONE)
         rc = sq_db_fail(ss, err, "list jobs");
 out:
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     pthread_mutex_unlock(&ss->lock);
     if (rc) {
         sl_jobs_free(*jobs, *n);
@@ -558,7 +594,7 @@ static int sq_retry_job(struct sl_store *s, const char *id, int64_t now, struct 
     if (rc == 0)
         rc = sq_exec(ss, "COMMIT", err);
 out:
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     if (rc)
         sq_rollback(ss);
     pthread_mutex_unlock(&ss->lock);
@@ -586,7 +622,7 @@ static int sq_cancel_job(struct sl_store *s, const char *id, struct sl_job *out,
     sq_bind_text(st, 1, id);
     if ((rc = step_done(ss, st, err)) != 0)
         goto out;
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     st = NULL;
     if ((rc = sq_prepare(ss, "DELETE FROM jobs WHERE id = ?1", &st, err)) != 0)
         goto out;
@@ -594,7 +630,7 @@ static int sq_cancel_job(struct sl_store *s, const char *id, struct sl_job *out,
     if ((rc = step_done(ss, st, err)) == 0)
         rc = sq_exec(ss, "COMMIT", err);
 out:
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     if (rc) {
         sq_rollback(ss);
         sl_job_fini(out);
@@ -627,6 +663,7 @@ static int sq_watch(struct sl_store *s, void (*on_change)(void *arg), void *arg,
 static void sq_close(struct sl_store *s)
 {
     struct sqlite_store *ss = cast(s);
+    sq_cache_clear(ss);
     sqlite3_close_v2(ss->db);
     sq_group_fini(ss);
     pthread_mutex_destroy(&ss->lock);
@@ -665,6 +702,7 @@ static const struct sl_store_ops sqlite_ops = {
     .get_record = sq_get_record,
     .close = sq_close,
     .watch = sq_watch,
+    .count_jobs = sq_count_jobs,
 };
 
 /* Creates the folder that will hold the database file. */

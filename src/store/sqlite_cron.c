@@ -17,7 +17,7 @@ int sq_next_due(struct sl_store *s, int64_t *due_at, struct sl_error *err)
             *due_at = sq_col_time(st, 0);
         else
             rc = sq_db_fail(ss, err, "next due");
-        sqlite3_finalize(st);
+        sq_finalize(ss, st);
     }
     pthread_mutex_unlock(&ss->lock);
     return rc;
@@ -43,7 +43,7 @@ int sq_cron_claim(struct sl_store *s, const char *path, int64_t slot_at, int64_t
             *won = sqlite3_changes(ss->db) == 1;
         else
             rc = sq_db_fail(ss, err, "cron claim");
-        sqlite3_finalize(st);
+        sq_finalize(ss, st);
     }
     pthread_mutex_unlock(&ss->lock);
     return rc;
@@ -67,7 +67,7 @@ int sq_cron_record(struct sl_store *s, const char *path, int64_t slot_at, int st
         sqlite3_bind_int(st, 5, skipped);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = sq_db_fail(ss, err, "cron record");
-        sqlite3_finalize(st);
+        sq_finalize(ss, st);
     }
     pthread_mutex_unlock(&ss->lock);
     return rc;
@@ -90,7 +90,7 @@ int sq_cron_last_run(struct sl_store *s, const char *path, int64_t *at, struct s
             *at = sq_col_time(st, 0);
         else if (r != SQLITE_DONE) /* no row: never fired, *at stays 0 */
             rc = sq_db_fail(ss, err, "cron last run");
-        sqlite3_finalize(st);
+        sq_finalize(ss, st);
     }
     pthread_mutex_unlock(&ss->lock);
     return rc;

@@ -93,12 +93,11 @@ static void commit_group(struct sqlite_store *ss, struct insert_req *batch)
                         "?13,?14)",
                         &job, &err);
     if (rc == 0)
-        rc = sq_prepare(ss, "INSERT INTO blob_inline (job_id, data) VALUES (?1, ?2)", &blob,
-                        &err);
+        rc = sq_prepare(ss, "INSERT INTO blob_inline (job_id, data) VALUES (?1, ?2)", &blob, &err);
     for (struct insert_req *r = batch; rc == 0 && r; r = r->next)
         insert_request(ss, job, blob, r);
-    sqlite3_finalize(job);
-    sqlite3_finalize(blob);
+    sq_finalize(ss, job);
+    sq_finalize(ss, blob);
     if (rc == 0)
         rc = sq_exec(ss, "COMMIT", &err);
     if (rc) {
@@ -172,7 +171,7 @@ int sq_read_inline(struct sl_store *s, const char *job_id, void **data, size_t *
             rc = r == SQLITE_DONE ? sl_err_set(err, SL_ENOT_FOUND, "the job's file is missing")
                                   : sq_db_fail(ss, err, "read inline file");
         }
-        sqlite3_finalize(st);
+        sq_finalize(ss, st);
     }
     pthread_mutex_unlock(&ss->lock);
     return rc;

@@ -22,17 +22,36 @@ struct insert_group {
     int leading; /* a leader is committing */
 };
 
+/*
+ * Prepared statements kept for reuse. Preparing is most of the cost of a short statement here:
+ * a statement on jobs compiles every trigger it fires (counters and statistics) each time.
+ * Entries are found by the SQL text's address and checked against the text itself.
+ */
+#define SQ_CACHE_MAX 64
+struct sq_cached {
+    const char *sql; /* the caller's text (static in practice); NULL: free slot */
+    sqlite3_stmt *st;
+    int busy; /* handed out, not yet given back by sq_finalize */
+};
+
 struct sqlite_store {
     struct sl_store base; /* first: the interface */
     sqlite3 *db;
-    pthread_mutex_t lock; /* guards db: every operation holds it from start to end */
+    pthread_mutex_t lock; /* guards db and cache: every operation holds it from start to end */
     struct insert_group group;
+    struct sq_cached cache[SQ_CACHE_MAX];
 };
 
 /* Records sqlite's last error message for `what` in err; returns SL_ESTORE. */
 int sq_db_fail(struct sqlite_store *ss, struct sl_error *err, const char *what);
 int sq_exec(struct sqlite_store *ss, const char *sql, struct sl_error *err);
+/* A statement for sql, from the cache when one is free; give it back with sq_finalize. */
 int sq_prepare(struct sqlite_store *ss, const char *sql, sqlite3_stmt **st, struct sl_error *err);
+/* Gives back a statement of sq_prepare: reset for reuse when cached, finalized otherwise.
+ * NULL is ignored. */
+void sq_finalize(struct sqlite_store *ss, sqlite3_stmt *st);
+/* Finalizes every cached statement (before the connection closes). */
+void sq_cache_clear(struct sqlite_store *ss);
 /* Binds v as text, or NULL when v is NULL. */
 void sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* Rolls back the open transaction, if any. */
@@ -73,5 +92,6 @@ int sq_list_records(struct sl_store *s, const char *tenant, const char *type, co
 int sq_get_record(struct sl_store *s, const char *tenant, const char *type, const char *key,
                   struct sl_record *out, struct sl_error *err);
 int sq_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *err);
+int sq_count_jobs(struct sl_store *s, struct sl_type_counts **out, size_t *n, struct sl_error *err);
 
 #endif

@@ -68,8 +68,8 @@ int sq_upsert_records(struct sl_store *s, const char *tenant, const char *type, 
     if (rc == 0)
         rc = sq_exec(ss, "COMMIT", err);
 out:
-    sqlite3_finalize(ins);
-    sqlite3_finalize(upd);
+    sq_finalize(ss, ins);
+    sq_finalize(ss, upd);
     if (rc)
         sq_rollback(ss);
     pthread_mutex_unlock(&ss->lock);
@@ -108,7 +108,7 @@ int sq_add_row_errors(struct sl_store *s, const char *job_id, int64_t first_seq,
     if (rc == 0)
         rc = sq_exec(ss, "COMMIT", err);
 out:
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     if (rc)
         sq_rollback(ss);
     pthread_mutex_unlock(&ss->lock);
@@ -125,7 +125,7 @@ int sq_clear_row_errors(struct sl_store *s, const char *job_id, struct sl_error 
         sq_bind_text(st, 1, job_id);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = sq_db_fail(ss, err, "row error delete");
-        sqlite3_finalize(st);
+        sq_finalize(ss, st);
     }
     pthread_mutex_unlock(&ss->lock);
     return rc;
@@ -172,7 +172,7 @@ int sq_list_row_errors(struct sl_store *s, const char *job_id, int64_t after_seq
             }
             rc = push_error(st, out, n);
         }
-        sqlite3_finalize(st);
+        sq_finalize(ss, st);
     }
     pthread_mutex_unlock(&ss->lock);
     if (rc) {
@@ -223,7 +223,7 @@ int sq_list_records(struct sl_store *s, const char *tenant, const char *type, co
             }
             rc = fill_record(st, &(*out)[(*n)++]);
         }
-        sqlite3_finalize(st);
+        sq_finalize(ss, st);
     }
     pthread_mutex_unlock(&ss->lock);
     if (rc) {
@@ -256,7 +256,7 @@ int sq_get_record(struct sl_store *s, const char *tenant, const char *type, cons
             rc = sl_err_set(err, SL_ENOT_FOUND, "no %s record with that key", type);
         else
             rc = sq_db_fail(ss, err, "get record");
-        sqlite3_finalize(st);
+        sq_finalize(ss, st);
     }
     pthread_mutex_unlock(&ss->lock);
     if (rc)

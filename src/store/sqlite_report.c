@@ -1,9 +1,11 @@
 /*
  * Reporting queries of the SQLite store: queue status and statistics. Each runs inside one read
- * transaction so its figures agree with each other. Counts come from job_counts (kept by
- * triggers), the rest from indexed ranges, so no query reads every finished job.
+ * transaction so its figures agree with each other. Queue counts come from job_counts and
+ * statistics from job_stats and job_hist (all kept by triggers, see stats_agg.h), so no query
+ * reads every finished job.
  */
 #include "store/sqlite_int.h"
+#include "store/stats_agg.h"
 #include "util/timeutil.h"
 
 #include <math.h>
@@ -48,7 +50,7 @@ static int queue_counts(struct sqlite_store *ss, const char *tenant, struct sl_q
             q->total += q->counts[i];
         }
     }
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     return 0;
 }
 
@@ -65,7 +67,7 @@ static int queue_pending(struct sqlite_store *ss, const char *tenant, int64_t no
     sq_bind_text(st, 1, tenant);
     if (sqlite3_step(st) == SQLITE_ROW)
         q->oldest_pending_at = sq_col_time(st, 0);
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
 
     rc = sq_prepare(ss,
                     "SELECT id, file_name, type, created_at, started_at FROM jobs"
@@ -80,7 +82,7 @@ static int queue_pending(struct sqlite_store *ss, const char *tenant, int64_t no
         q->has_next = 1;
         rc = brief_from_row(st, &q->next_job);
     }
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     return rc;
 }
 
@@ -102,7 +104,7 @@ static int queue_processing(struct sqlite_store *ss, const char *tenant, struct 
         rc = SL_ENOMEM;
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
         rc = brief_from_row(st, &q->processing[q->processing_count++]);
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
     return rc;
 }
 
@@ -128,155 +130,147 @@ int sq_queue_status(struct sl_store *s, const char *tenant, int64_t now,
 
 /* ---- statistics ------------------------------------------------------------------------ */
 
-static int stats_counts(struct sqlite_store *ss, const char *tenant, struct sl_stats *o,
-                        struct sl_error *err)
+/* The window's first whole hour and first whole day, by number and in ms (?1 is since, ms). */
+#define SQ_H0    "((?1 + 3599999) / 3600000)"
+#define SQ_H0_MS SQ_H0 " * 3600000"
+#define SQ_D0    "((?1 + 86399999) / 86400000)"
+
+/*
+ * One pass over the window (see stats_agg.h): job_stats_day for its whole days, job_stats_hour
+ * for the whole hours before the first of them, and the jobs themselves before the first whole
+ * hour, grouped by what the figures need.
+ */
+static const char STATS_SQL[] =
+    "SELECT type, status, day, done_day, SUM(n), SUM(proc_n), SUM(proc_sum), SUM(wait_n),"
+    " SUM(wait_sum) FROM ("
+    "  SELECT type, status, day, done_day, n, proc_n, proc_sum, wait_n, wait_sum"
+    "  FROM job_stats_day WHERE day >= " SQ_D0 " AND (?2 IS NULL OR tenant = ?2)"
+    "  UNION ALL"
+    "  SELECT type, status, hour / 24, done_day, n, proc_n, proc_sum, wait_n, wait_sum"
+    "  FROM job_stats_hour WHERE hour >= " SQ_H0 " AND hour < " SQ_D0 " * 24"
+    "   AND (?2 IS NULL OR tenant = ?2)"
+    "  UNION ALL"
+    "  SELECT type, status, created_at / 86400000, COALESCE(completed_at / 86400000, -1), 1,"
+    "   status = 'completed' AND processing_ms IS NOT NULL,"
+    "   CASE WHEN status = 'completed' THEN COALESCE(processing_ms, 0) ELSE 0 END,"
+    "   started_at IS NOT NULL, COALESCE(started_at - created_at, 0)"
+    "  FROM jobs WHERE created_at >= ?1 AND created_at < " SQ_H0_MS
+    "   AND (?2 IS NULL OR tenant = ?2))"
+    " GROUP BY type, status, day, done_day ORDER BY type";
+
+static int stats_fold(struct sqlite_store *ss, const char *tenant, struct sl_stats_fold *f,
+                      struct sl_error *err)
 {
     sqlite3_stmt *st;
+    int rc = sq_prepare(ss, STATS_SQL, &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, f->o->since);
+    sq_bind_text(st, 2, tenant);
+    int step;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct sl_stats_row r = {(const char *)sqlite3_column_text(st, 0),
+                                 (const char *)sqlite3_column_text(st, 1),
+                                 sqlite3_column_int64(st, 2),
+                                 sqlite3_column_int64(st, 3),
+                                 sqlite3_column_int64(st, 4),
+                                 sqlite3_column_int64(st, 5),
+                                 sqlite3_column_int64(st, 6),
+                                 sqlite3_column_int64(st, 7),
+                                 sqlite3_column_int64(st, 8)};
+        rc = sl_stats_add(f, &r);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sq_db_fail(ss, err, "stats");
+    sq_finalize(ss, st);
+    return rc;
+}
+
+/* Exact nearest-rank percentiles, by a sorted scan of the window's n completed jobs. */
+static int percentiles_exact(struct sqlite_store *ss, const char *tenant, struct sl_stats *o,
+                             int64_t n, struct sl_error *err)
+{
+    static const double ps[2] = {0.50, 0.95};
+    int64_t *out[2] = {&o->p50_processing_ms, &o->p95_processing_ms};
+    for (int k = 0; k < 2; k++) {
+        sqlite3_stmt *st;
+        int rc = sq_prepare(ss,
+                            "SELECT processing_ms FROM jobs WHERE created_at >= ?1"
+                            " AND (?2 IS NULL OR tenant = ?2) AND status = 'completed'"
+                            " AND processing_ms IS NOT NULL ORDER BY processing_ms LIMIT 1"
+                            " OFFSET ?3",
+                            &st, err);
+        if (rc)
+            return rc;
+        int64_t rank = (int64_t)ceil(ps[k] * (double)n) - 1;
+        sqlite3_bind_int64(st, 1, o->since);
+        sq_bind_text(st, 2, tenant);
+        sqlite3_bind_int64(st, 3, rank < 0 ? 0 : rank);
+        *out[k] = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        sq_finalize(ss, st);
+    }
+    return 0;
+}
+
+/* Percentiles from job_hist over the days the window touches. */
+static int percentiles_hist(struct sqlite_store *ss, const char *tenant, struct sl_stats *o,
+                            struct sl_error *err)
+{
+    static const double ps[2] = {0.50, 0.95};
+    sqlite3_stmt *st;
     int rc = sq_prepare(ss,
-                        "SELECT type, status, COUNT(*) FROM jobs WHERE created_at >= ?1"
-                        " AND (?2 IS NULL OR tenant = ?2) GROUP BY type, status ORDER BY type",
+                        "SELECT bucket, SUM(n) FROM job_hist WHERE day >= ?1 / 86400000"
+                        " AND (?2 IS NULL OR tenant = ?2) GROUP BY bucket ORDER BY bucket",
                         &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, o->since);
     sq_bind_text(st, 2, tenant);
+    int64_t *b = NULL, *c = NULL;
+    size_t n = 0, cap = 0;
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        const char *type = (const char *)sqlite3_column_text(st, 0);
-        int si = status_index(st, 1);
-        int64_t n = sqlite3_column_int64(st, 2);
-        if (o->type_count == 0 || strcmp(o->types[o->type_count - 1].type, type) != 0) {
-            struct sl_type_counts *grown =
-                realloc(o->types, (o->type_count + 1) * sizeof *o->types);
-            if (!grown) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            int64_t *nb = realloc(b, cap * sizeof *b),
+                    *nc = nb ? realloc(c, cap * sizeof *c) : NULL;
+            if (nb)
+                b = nb;
+            if (nc)
+                c = nc;
+            if (!nb || !nc) {
                 rc = SL_ENOMEM;
                 break;
             }
-            o->types = grown;
-            memset(&o->types[o->type_count], 0, sizeof *o->types);
-            if (!(o->types[o->type_count].type = strdup(type))) {
-                rc = SL_ENOMEM;
-                break;
-            }
-            o->type_count++;
         }
-        if (si >= 0) {
-            o->types[o->type_count - 1].counts[si] += n;
-            o->counts[si] += n;
-        }
-        o->types[o->type_count - 1].total += n;
-        o->total += n;
+        b[n] = sqlite3_column_int64(st, 0);
+        c[n++] = sqlite3_column_int64(st, 1);
     }
-    sqlite3_finalize(st);
+    sq_finalize(ss, st);
+    if (rc == 0) {
+        int64_t out[2];
+        sl_hist_percentiles(b, c, n, ps, out, 2);
+        o->p50_processing_ms = out[0];
+        o->p95_processing_ms = out[1];
+    }
+    free(b);
+    free(c);
     return rc;
 }
 
-/* The nearest-rank percentile p (0..1) of n completed processing times. */
-static int percentile(struct sqlite_store *ss, const char *tenant, int64_t since, int64_t n,
-                      double p, int64_t *out, struct sl_error *err)
+static int stats_read(struct sqlite_store *ss, const char *tenant, int64_t now, struct sl_stats *o,
+                      struct sl_error *err)
 {
-    sqlite3_stmt *st;
-    int rc = sq_prepare(ss,
-                        "SELECT processing_ms FROM jobs WHERE created_at >= ?1"
-                        " AND (?2 IS NULL OR tenant = ?2) AND status = 'completed'"
-                        " AND processing_ms IS NOT NULL ORDER BY processing_ms LIMIT 1 OFFSET ?3",
-                        &st, err);
-    if (rc)
-        return rc;
-    int64_t rank = (int64_t)ceil(p * (double)n) - 1;
-    sqlite3_bind_int64(st, 1, since);
-    sq_bind_text(st, 2, tenant);
-    sqlite3_bind_int64(st, 3, rank < 0 ? 0 : rank);
-    *out = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    return 0;
-}
-
-static int stats_times(struct sqlite_store *ss, const char *tenant, struct sl_stats *o,
-                       struct sl_error *err)
-{
-    sqlite3_stmt *st;
-    int64_t n = 0;
-    int rc = sq_prepare(ss,
-                        "SELECT COUNT(processing_ms), AVG(processing_ms) FROM jobs"
-                        " WHERE created_at >= ?1 AND (?2 IS NULL OR tenant = ?2)"
-                        " AND status = 'completed'",
-                        &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, o->since);
-    sq_bind_text(st, 2, tenant);
-    o->avg_processing_ms = -1;
-    if (sqlite3_step(st) == SQLITE_ROW && (n = sqlite3_column_int64(st, 0)) > 0)
-        o->avg_processing_ms = sqlite3_column_double(st, 1);
-    sqlite3_finalize(st);
-    o->p50_processing_ms = o->p95_processing_ms = -1;
-    if (n > 0 && ((rc = percentile(ss, tenant, o->since, n, 0.50, &o->p50_processing_ms, err)) ||
-                  (rc = percentile(ss, tenant, o->since, n, 0.95, &o->p95_processing_ms, err))))
-        return rc;
-
-    rc = sq_prepare(ss,
-                    "SELECT COUNT(*), AVG(started_at - created_at) FROM jobs"
-                    " WHERE created_at >= ?1 AND (?2 IS NULL OR tenant = ?2)"
-                    " AND started_at IS NOT NULL",
-                    &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, o->since);
-    sq_bind_text(st, 2, tenant);
-    o->avg_wait_ms = -1;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
-        o->avg_wait_ms = sqlite3_column_double(st, 1);
-    sqlite3_finalize(st);
-    return 0;
-}
-
-/* Adds per-day figures: `sql` yields (day, a, b) rows; a goes to field_a, b to field_b. */
-static int stats_days(struct sqlite_store *ss, const char *tenant, struct sl_stats *o,
-                      const char *sql, int created, struct sl_error *err)
-{
-    sqlite3_stmt *st;
-    int rc = sq_prepare(ss, sql, &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, o->since);
-    sq_bind_text(st, 2, tenant);
-    int64_t first = o->since / SL_MS_PER_DAY;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t i = sqlite3_column_int64(st, 0) - first;
-        if (i < 0 || i >= (int64_t)o->day_count)
-            continue;
-        if (created) {
-            o->daily[i].created = sqlite3_column_int64(st, 1);
-        } else {
-            o->daily[i].completed = sqlite3_column_int64(st, 1);
-            o->daily[i].failed = sqlite3_column_int64(st, 2);
-        }
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
-static int stats_daily(struct sqlite_store *ss, const char *tenant, int64_t now, struct sl_stats *o,
-                       struct sl_error *err)
-{
-    int64_t first = o->since / SL_MS_PER_DAY, last = now / SL_MS_PER_DAY;
-    o->day_count = (size_t)(last - first + 1);
-    o->daily = calloc(o->day_count, sizeof *o->daily);
-    if (!o->daily)
-        return SL_ENOMEM;
-    for (size_t i = 0; i < o->day_count; i++)
-        o->daily[i].day = first + (int64_t)i;
-    int rc = stats_days(ss, tenant, o,
-                        "SELECT created_at / 86400000, COUNT(*), 0 FROM jobs"
-                        " WHERE created_at >= ?1 AND (?2 IS NULL OR tenant = ?2) GROUP BY 1",
-                        1, err);
+    struct sl_stats_fold f;
+    int rc = sl_stats_begin(&f, o, now);
     if (rc == 0)
-        rc = stats_days(ss, tenant, o,
-                        "SELECT completed_at / 86400000, SUM(status = 'completed'),"
-                        " SUM(status = 'failed') FROM jobs WHERE created_at >= ?1"
-                        " AND (?2 IS NULL OR tenant = ?2) AND completed_at IS NOT NULL GROUP BY 1",
-                        0, err);
-    return rc;
+        rc = stats_fold(ss, tenant, &f, err);
+    if (rc)
+        return rc;
+    sl_stats_end(&f);
+    if (f.proc_n == 0)
+        return 0;
+    return f.proc_n <= SL_STATS_EXACT_MAX ? percentiles_exact(ss, tenant, o, f.proc_n, err)
+                                          : percentiles_hist(ss, tenant, o, err);
 }
 
 int sq_stats(struct sl_store *s, int days, const char *tenant, int64_t now, struct sl_stats *out,
@@ -289,9 +283,7 @@ int sq_stats(struct sl_store *s, int days, const char *tenant, int64_t now, stru
     out->days = days;
     out->since = now - (int64_t)days * SL_MS_PER_DAY;
     pthread_mutex_lock(&ss->lock);
-    if ((rc = sq_exec(ss, "BEGIN", err)) == 0 && (rc = stats_counts(ss, tenant, out, err)) == 0 &&
-        (rc = stats_times(ss, tenant, out, err)) == 0 &&
-        (rc = stats_daily(ss, tenant, now, out, err)) == 0)
+    if ((rc = sq_exec(ss, "BEGIN", err)) == 0 && (rc = stats_read(ss, tenant, now, out, err)) == 0)
         rc = sq_exec(ss, "COMMIT", err);
     if (rc) {
         sq_rollback(ss);
@@ -315,8 +307,34 @@ int sq_count_due(struct sl_store *s, int64_t now, int64_t *n, struct sl_error *e
             *n = sqlite3_column_int64(st, 0);
         else
             rc = sq_db_fail(ss, err, "count due");
-        sqlite3_finalize(st);
+        sq_finalize(ss, st);
     }
     pthread_mutex_unlock(&ss->lock);
+    return rc;
+}
+
+int sq_count_jobs(struct sl_store *s, struct sl_type_counts **out, size_t *n, struct sl_error *err)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&ss->lock);
+    int rc = sq_prepare(ss,
+                        "SELECT type, status, SUM(n) FROM job_counts GROUP BY type, status"
+                        " HAVING SUM(n) <> 0 ORDER BY type",
+                        &st, err);
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = sl_type_counts_add(out, n, (const char *)sqlite3_column_text(st, 0),
+                                (const char *)sqlite3_column_text(st, 1),
+                                sqlite3_column_int64(st, 2));
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sq_db_fail(ss, err, "count jobs");
+    sq_finalize(ss, st);
+    pthread_mutex_unlock(&ss->lock);
+    if (rc) {
+        sl_type_counts_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
     return rc;
 }

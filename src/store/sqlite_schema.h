@@ -6,6 +6,56 @@
 #ifndef SL_STORE_SQLITE_SCHEMA_H
 #define SL_STORE_SQLITE_SCHEMA_H
 
+#include "store/stats_agg.h"
+
+/* One job's share of job_counts, added with sign S ("1" or "-1") for row R ("NEW" or "OLD"). */
+#define SQ_COUNT_ADD(R, S)                                                                         \
+    "INSERT INTO job_counts VALUES (" R ".tenant, " R ".type, " R ".status, " S ")"                \
+    " ON CONFLICT DO UPDATE SET n = n + excluded.n;"
+
+// clang-format off
+/* The columns of a job_stats_hour (UNIT "3600000") or job_stats_day (UNIT "86400000") row for
+ * rows of T, counted by N and summed by SUM: a backfill's GROUP BY ("COUNT(*)", "SUM"), or one
+ * row's own share with sign S (N = S, SUM = S " * "). */
+#define SQ_STATS_COLS(T, UNIT, N, SUM)                                                             \
+    T ".created_at / " UNIT ", " T ".tenant, " T ".type, " T ".status,"                            \
+    " COALESCE(" T ".completed_at / 86400000, -1), " N ","                                         \
+    " " SUM "(" T ".status = 'completed' AND " T ".processing_ms IS NOT NULL),"                    \
+    " " SUM "(CASE WHEN " T ".status = 'completed' THEN COALESCE(" T ".processing_ms, 0)"          \
+    " ELSE 0 END),"                                                                                \
+    " " SUM "(" T ".started_at IS NOT NULL),"                                                      \
+    " " SUM "(COALESCE(" T ".started_at - " T ".created_at, 0))"
+
+/* Adds row R's share with sign S to one of the two job_stats tables. The row of a job being
+ * subtracted always exists, so one upsert serves both signs. */
+#define SQ_STATS_UPSERT(TABLE, UNIT, R, S)                                                         \
+    "INSERT INTO " TABLE " SELECT " SQ_STATS_COLS(R, UNIT, S, S " * ") " WHERE true"               \
+    " ON CONFLICT DO UPDATE SET n = n + excluded.n, proc_n = proc_n + excluded.proc_n,"            \
+    " proc_sum = proc_sum + excluded.proc_sum, wait_n = wait_n + excluded.wait_n,"                 \
+    " wait_sum = wait_sum + excluded.wait_sum;"
+
+/* One job's share of job_stats_hour, job_stats_day and job_hist, with sign S for row R. */
+#define SQ_STATS_ADD(R, S)                                                                         \
+    SQ_STATS_UPSERT("job_stats_hour", "3600000", R, S)                                             \
+    SQ_STATS_UPSERT("job_stats_day", "86400000", R, S)                                             \
+    "INSERT INTO job_hist SELECT " R ".created_at / 86400000, " R ".tenant, "                      \
+    SL_HIST_BUCKET_SQL(R ".processing_ms") ", " S                                                  \
+    " WHERE " R ".status = 'completed' AND " R ".processing_ms IS NOT NULL"                        \
+    " ON CONFLICT DO UPDATE SET n = n + excluded.n;"
+
+/* Creates one of the job_stats tables, PERIOD (UNIT ms long) being the hour or the day of
+ * creation, and fills it from the jobs stored. */
+#define SQ_STATS_TABLE(TABLE, PERIOD, UNIT)                                                        \
+    "CREATE TABLE " TABLE " ("                                                                     \
+    "  " PERIOD " INTEGER NOT NULL, tenant TEXT NOT NULL, type TEXT NOT NULL,"                     \
+    "  status TEXT NOT NULL, done_day INTEGER NOT NULL, n INTEGER NOT NULL,"                       \
+    "  proc_n INTEGER NOT NULL, proc_sum INTEGER NOT NULL, wait_n INTEGER NOT NULL,"               \
+    "  wait_sum INTEGER NOT NULL,"                                                                 \
+    "  PRIMARY KEY (" PERIOD ", tenant, type, status, done_day)) WITHOUT ROWID;"                   \
+    "INSERT INTO " TABLE " SELECT " SQ_STATS_COLS("jobs", UNIT, "COUNT(*)", "SUM")                 \
+    " FROM jobs GROUP BY 1, 2, 3, 4, 5;"
+// clang-format on
+
 static const char *const sl_sqlite_migrations[] = {
     /* 1: jobs, per-tenant status counters kept by triggers, and the indexes that serve
      * the claim (pending by tenant and age), the rescue (processing by lease), listing
@@ -94,6 +144,50 @@ static const char *const sl_sqlite_migrations[] = {
     "CREATE TABLE blob_inline ("
     "  job_id TEXT PRIMARY KEY,"
     "  data BLOB NOT NULL) WITHOUT ROWID;",
+    // clang-format off
+    /* 5: aggregates that keep statistics and metrics O(window), not O(jobs) (see stats_agg.h).
+     * job_counts gains the type (metrics count jobs by status and type); job_stats_hour,
+     * job_stats_day and job_hist are filled from the jobs already stored, then kept by
+     * triggers. A change that touches none of the aggregated columns (heartbeats, progress)
+     * fires no aggregate trigger. */
+    "DROP TRIGGER jobs_count_insert;"
+    "DROP TRIGGER jobs_count_delete;"
+    "DROP TRIGGER jobs_count_update;"
+    "DROP TABLE job_counts;"
+    "CREATE TABLE job_counts ("
+    "  tenant TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,"
+    "  PRIMARY KEY (tenant, type, status)) WITHOUT ROWID;"
+    "INSERT INTO job_counts SELECT tenant, type, status, COUNT(*) FROM jobs GROUP BY 1, 2, 3;"
+    SQ_STATS_TABLE("job_stats_hour", "hour", "3600000")
+    SQ_STATS_TABLE("job_stats_day", "day", "86400000")
+    "CREATE TABLE job_hist ("
+    "  day INTEGER NOT NULL, tenant TEXT NOT NULL, bucket INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL, PRIMARY KEY (day, tenant, bucket)) WITHOUT ROWID;"
+    "INSERT INTO job_hist SELECT created_at / 86400000, tenant, "
+    SL_HIST_BUCKET_SQL("processing_ms") ", COUNT(*) FROM jobs"
+    "  WHERE status = 'completed' AND processing_ms IS NOT NULL GROUP BY 1, 2, 3;"
+    "CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN "
+    SQ_COUNT_ADD("NEW", "1")
+    SQ_STATS_ADD("NEW", "1")
+    "END;"
+    "CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN "
+    SQ_COUNT_ADD("OLD", "-1")
+    SQ_STATS_ADD("OLD", "-1")
+    "END;"
+    "CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs"
+    "  WHEN OLD.status <> NEW.status BEGIN "
+    SQ_COUNT_ADD("OLD", "-1")
+    SQ_COUNT_ADD("NEW", "1")
+    "END;"
+    "CREATE TRIGGER jobs_stats_update"
+    "  AFTER UPDATE OF status, started_at, completed_at, processing_ms ON jobs"
+    "  WHEN OLD.status IS NOT NEW.status OR OLD.started_at IS NOT NEW.started_at"
+    "    OR OLD.completed_at IS NOT NEW.completed_at"
+    "    OR OLD.processing_ms IS NOT NEW.processing_ms BEGIN "
+    SQ_STATS_ADD("OLD", "-1")
+    SQ_STATS_ADD("NEW", "1")
+    "END;",
+    // clang-format on
 };
 
 #endif

@@ -209,6 +209,21 @@ int sl_store_watch(struct sl_store *s, void (*on_change)(void *arg), void *arg,
     return s->ops->watch(s, on_change, arg, err);
 }
 
+int sl_store_count_jobs(struct sl_store *s, struct sl_type_counts **out, size_t *n,
+                        struct sl_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->count_jobs(s, out, n, err);
+}
+
+void sl_type_counts_free(struct sl_type_counts *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(t[i].type);
+    free(t);
+}
+
 void sl_record_fini(struct sl_record *r)
 {
     free(r->key);

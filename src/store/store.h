@@ -188,6 +188,8 @@ struct sl_store_ops {
                        struct sl_error *err);
     void (*close)(struct sl_store *s);
     int (*watch)(struct sl_store *s, void (*on_change)(void *arg), void *arg, struct sl_error *err);
+    int (*count_jobs)(struct sl_store *s, struct sl_type_counts **out, size_t *n,
+                      struct sl_error *err);
 };
 
 struct sl_store {
@@ -282,6 +284,14 @@ int sl_store_read_inline(struct sl_store *s, const char *job_id, void **data, si
  */
 int sl_store_watch(struct sl_store *s, void (*on_change)(void *arg), void *arg,
                    struct sl_error *err);
+
+/*
+ * Every job in the store counted by type and status, from the counters triggers keep (no scan):
+ * *out is an array of *n entries ordered by type, freed with sl_type_counts_free.
+ */
+int sl_store_count_jobs(struct sl_store *s, struct sl_type_counts **out, size_t *n,
+                        struct sl_error *err);
+void sl_type_counts_free(struct sl_type_counts *t, size_t n);
 
 void sl_record_fini(struct sl_record *r);
 void sl_records_free(struct sl_record *r, size_t n);

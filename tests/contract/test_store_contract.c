@@ -16,13 +16,16 @@
 
 #include "core/job.h"
 #include "store/postgres.h"
+#include "store/stats_agg.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/timeutil.h"
 #include "util/uuid.h"
 
 #include <libpq-fe.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <time.h>
 
 #define T0    1796024351000LL /* 2026-11-30T07:39:11.000Z: when the test jobs are created */
@@ -1662,6 +1665,108 @@ static void test_stats_unknown_processing_ms(void **state)
     check_i64(p95, 300); /* index ceil(1.9) - 1 = 1 */
 }
 
+/*
+ * A window that starts mid-hour: jobs before its first whole hour are counted from the jobs
+ * themselves, later ones from the aggregates; one created 1 ms before it is left out, and a
+ * cancelled job leaves the figures as if it had never been.
+ */
+static void test_stats_window_mid_hour(void **state)
+{
+    struct fx *f = *state;
+    struct sl_error err = {0};
+    const int64_t now = STATS_NOW + 30 * MIN + 123, since = now - DAY;
+    /* A before the window, B and C in its first partial hour, D in its first whole hour,
+     * E and G near now */
+    enum { A, B, C, D, E, G, N };
+    const int64_t created[N] = {since - 1,     since,    since + 29 * MIN, STATS_NOW - DAY + HOUR,
+                                now - 2 * MIN, now - MIN};
+    struct sl_job *jobs = new_jobs(f, N);
+    for (int i = 0; i < N; i++) {
+        make_job(&jobs[i], "acme", i == D ? "json" : "csv", "w.csv", created[i]);
+        jobs[i].max_attempts = 1;
+    }
+    int64_t fence;
+    insert(f, &jobs[A], 1);
+    fence = claim_one(f, created[A] + 10, 30 * DAY, jobs[A].id);
+    complete(f, jobs[A].id, fence, created[A] + 999999, 999999, NULL);
+    insert(f, &jobs[C], 1);
+    fence = claim_one(f, created[C] + 1000, 30 * DAY, jobs[C].id); /* waited 1000 ms */
+    complete(f, jobs[C].id, fence, created[C] + 1050, 50, NULL);
+    insert(f, &jobs[D], 1);
+    fence = claim_one(f, created[D] + 3000, 30 * DAY, jobs[D].id); /* waited 3000 ms */
+    check_status(fail_job(f, jobs[D].id, fence, created[D] + 3100, 100, "bad", 0), SL_JOB_FAILED);
+    insert(f, &jobs[E], 1);
+    claim_one(f, created[E] + 5000, 30 * DAY, jobs[E].id); /* waited 5000 ms, still running */
+    insert(f, &jobs[G], 1);
+    struct sl_job gone;
+    check_rc(sl_store_cancel_job(f->s, jobs[G].id, &gone, &err), 0, &err);
+    sl_job_fini(&gone);
+    insert(f, &jobs[B], 1); /* stays pending */
+
+    struct sl_stats st;
+    check_rc(sl_store_stats(f->s, 1, NULL, now, &st, &err), 0, &err);
+    check_i64(st.since, since);
+    check_i64(st.total, 4);
+    check_i64(st.counts[SL_JOB_PENDING], 1);
+    check_i64(st.counts[SL_JOB_PROCESSING], 1);
+    check_i64(st.counts[SL_JOB_COMPLETED], 1);
+    check_i64(st.counts[SL_JOB_FAILED], 1);
+    check_type_counts(&st, "csv", 3, 1, 1, 1, 0);
+    check_type_counts(&st, "json", 1, 0, 0, 0, 1);
+    if (st.avg_processing_ms < 49.999 || st.avg_processing_ms > 50.001)
+        fail_msg("avg_processing_ms is %f, expected 50 (job A is outside)", st.avg_processing_ms);
+    check_i64(st.p50_processing_ms, 50);
+    check_i64(st.p95_processing_ms, 50);
+    if (st.avg_wait_ms < 2999.999 || st.avg_wait_ms > 3000.001)
+        fail_msg("avg_wait_ms is %f, expected 3000 (1000, 3000, 5000)", st.avg_wait_ms);
+    check_i64(st.day_count, 2);
+    check_i64(st.daily[0].created, 3);
+    check_i64(st.daily[0].completed, 1);
+    check_i64(st.daily[0].failed, 1);
+    check_i64(st.daily[1].created, 1);
+    check_i64(st.daily[1].completed + st.daily[1].failed, 0);
+    sl_stats_fini(&st);
+}
+
+/*
+ * Above SL_STATS_EXACT_MAX completed jobs, percentiles come from the histogram: each is the
+ * midpoint of the bucket that holds the exact answer.
+ */
+static void test_stats_percentiles_from_histogram(void **state)
+{
+    struct fx *f = *state;
+    struct sl_error err = {0};
+    enum { N = SL_STATS_EXACT_MAX + 200, CHUNK = 500 };
+    struct sl_job *jobs = new_jobs(f, N);
+    int64_t day_start = (STATS_NOW / DAY) * DAY;
+    for (int i = 0; i < N; i++)
+        make_job(&jobs[i], "acme", "csv", "h.csv", day_start + HOUR + i);
+    for (int i = 0; i < N; i += CHUNK)
+        insert(f, &jobs[i], (size_t)(N - i < CHUNK ? N - i : CHUNK));
+    struct sl_job *got;
+    size_t n = claim(f, day_start + 2 * HOUR, N, 30 * DAY, &got);
+    check_i64(n, N);
+    for (size_t k = 0; k < n; k++) {
+        int64_t ms = (int64_t)k + 1; /* 1 .. N, each once */
+        complete(f, got[k].id, got[k].fence, day_start + 2 * HOUR + ms, ms, NULL);
+    }
+    sl_jobs_free(got, n);
+
+    struct sl_stats st;
+    check_rc(sl_store_stats(f->s, 1, NULL, STATS_NOW, &st, &err), 0, &err);
+    check_i64(st.counts[SL_JOB_COMPLETED], N);
+    int64_t p50 = (N + 1) / 2, p95 = (int64_t)ceil(0.95 * N);
+    check_i64(st.p50_processing_ms, sl_hist_value(sl_hist_bucket(p50)));
+    check_i64(st.p95_processing_ms, sl_hist_value(sl_hist_bucket(p95)));
+    if (llabs(st.p50_processing_ms - p50) * 16 > p50)
+        fail_msg("p50 %lld is more than 1/16 from %lld", (long long)st.p50_processing_ms,
+                 (long long)p50);
+    double avg = (N + 1) / 2.0;
+    if (st.avg_processing_ms < avg - 0.001 || st.avg_processing_ms > avg + 0.001)
+        fail_msg("avg_processing_ms is %f, expected %f", st.avg_processing_ms, avg);
+    sl_stats_fini(&st);
+}
+
 static void test_stats_empty(void **state)
 {
     struct fx *f = *state;
@@ -2510,6 +2615,8 @@ int main(void)
         T(test_stats_percentiles_nearest_rank),
         T(test_stats_unknown_processing_ms),
         T(test_stats_empty),
+        T(test_stats_window_mid_hour),
+        T(test_stats_percentiles_from_histogram),
         T(test_count_due_and_ping),
         T(test_reopen_sees_jobs),
         T(test_insert_duplicate_is_store_error),
