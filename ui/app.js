@@ -12,7 +12,9 @@
  * So does the API token (SLUICE_API_TOKEN): when the API answers 401 `unauthorized` the page asks
  * for it once, then sends it as a Bearer header on fetch and XHR, and as `?token=` on the
  * EventSource URL (EventSource cannot send headers). It is never sent to the cron route, which
- * has its own secret.
+ * has its own secret. A link cannot send a header either, so with a token the job's Download
+ * fetches the file with it and saves it from a blob: URL: the token stays out of every other URL
+ * (server logs, history, Referer).
  */
 'use strict';
 
@@ -727,6 +729,46 @@
     }
   }
 
+  /* The Download link: a plain link when the tab has no API token (the browser streams the file
+   * to disk). With one, the file route needs it as a Bearer header, which a link cannot send: the
+   * file is fetched with it and saved from a blob: URL under its own name, so the token never goes
+   * into a URL. The whole file then passes through the tab's memory. */
+  async function downloadFile(e) {
+    const token = apiToken();
+    const job = detail.job;
+    const link = $('jd-download');
+    if (!token || !job) return; /* the link does it */
+    e.preventDefault();
+    if (link.getAttribute('aria-busy') === 'true') return;
+    link.setAttribute('aria-busy', 'true');
+    setMsg($('jd-msg'), 'Downloading ' + job.fileName + '…');
+    try {
+      const res = await fetch(link.getAttribute('href'), {
+        headers: { Authorization: 'Bearer ' + token }, cache: 'no-store',
+      });
+      if (!res.ok) {
+        let body = null;
+        try { body = await res.json(); } catch (err) { body = null; }
+        if (res.status === 401) needToken(token);
+        const why = body && body.error && body.error.message ? body.error.message : 'HTTP ' + res.status;
+        setMsg($('jd-msg'), 'Cannot download the file: ' + why, 'err');
+        return;
+      }
+      const blob = await res.blob();
+      const url = URL.createObjectURL(blob);
+      const save = el('a', { href: url, download: job.fileName, hidden: true });
+      document.body.append(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000); /* long after the download has begun */
+      setMsg($('jd-msg'), 'Downloaded ' + job.fileName + ' (' + fmtBytes(blob.size) + ').', 'ok');
+    } catch (err) {
+      setMsg($('jd-msg'), 'Cannot download the file: the server cannot be reached (' + err.message + ').', 'err');
+    } finally {
+      link.removeAttribute('aria-busy');
+    }
+  }
+
   function wireDetail() {
     const dialog = $('job-dialog');
     $('jd-close').addEventListener('click', () => dialog.close());
@@ -741,6 +783,7 @@
       const r = dialog.getBoundingClientRect();
       if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) dialog.close();
     });
+    $('jd-download').addEventListener('click', downloadFile);
     $('jd-retry').addEventListener('click', retryJob);
     $('jd-cancel').addEventListener('click', cancelJob);
     $('jd-errors-more').addEventListener('click', () => loadErrors(true));

@@ -43,6 +43,8 @@ export class Server {
   constructor({ env = {}, files = {} } = {}) {
     this.dir = mkdtempSync(path.join(tmpdir(), 'sluice-ui-'));
     this.env = { SLUICE_DATA_DIR: path.join(this.dir, 'data'), ...env };
+    /* upload() and json() send the API token when the server has one */
+    this.auth = env.SLUICE_API_TOKEN ? { Authorization: 'Bearer ' + env.SLUICE_API_TOKEN } : {};
     for (const [name, text] of Object.entries(files)) writeFileSync(path.join(this.dir, name), text);
     this.port = 0;
     this.proc = null;
@@ -108,13 +110,13 @@ export class Server {
     const form = new FormData();
     for (const [k, v] of Object.entries(fields)) form.append(k, v);
     for (const f of files) form.append('files', new Blob([f.data]), f.name);
-    const res = await fetch(this.url + '/api/integration/upload', { method: 'POST', body: form });
+    const res = await fetch(this.url + '/api/integration/upload', { method: 'POST', body: form, headers: this.auth });
     if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
     return res.json();
   }
 
   async json(p) {
-    const res = await fetch(this.url + p);
+    const res = await fetch(this.url + p, { headers: this.auth });
     return res.json();
   }
 }
@@ -127,8 +129,10 @@ export async function launchBrowser() {
  * A new page in its own context (fresh storage), recording console errors, page errors and the
  * requests it makes. Messages for failed loads (a 413, a 401, a refused connection) are the
  * expected side of some tests and are kept apart; anything else, e.g. a CSP violation, fails.
+ * `setup(page)` runs before the page loads (e.g. to answer its dialogs); with `live: false` the
+ * page is not waited for to go live (it cannot before it has the API token).
  */
-export async function openPage(browser, server, options = {}) {
+export async function openPage(browser, server, options = {}, { setup = null, live = true } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
   const page = await context.newPage();
   page.problems = [];
@@ -141,8 +145,9 @@ export async function openPage(browser, server, options = {}) {
   });
   page.on('pageerror', (e) => page.problems.push('page error: ' + e.message));
   page.on('request', (r) => page.requests.push(r.method() + ' ' + new URL(r.url()).pathname));
+  if (setup) await setup(page);
   await page.goto(server.url + '/');
-  await page.locator('#live[data-state="live"]').waitFor();
+  if (live) await page.locator('#live[data-state="live"]').waitFor();
   return page;
 }
 

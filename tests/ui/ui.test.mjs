@@ -3,6 +3,8 @@
  * driven by playwright-core, screenshots into build/ui-artifacts/ (see harness.mjs).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { Server, launchBrowser, openPage, screenshot } from './harness.mjs';
 
@@ -208,6 +210,59 @@ describe('web UI', () => {
       /* Another tab (a new context) knows nothing of it. */
       const other = await openPage(browser, server);
       assert.equal(await other.evaluate(() => sessionStorage.getItem('sluice.cronSecret')), null);
+      noProblems(page);
+    });
+  });
+
+  test('with SLUICE_API_TOKEN: the page asks for the token (again when wrong), then downloads with it', T, async () => {
+    const token = 'ui-token-' + randomBytes(12).toString('hex');
+    await withServer({ env: { SLUICE_API_TOKEN: token } }, async (server) => {
+      /* every byte value, then random ones: the download must give back exactly these */
+      const bytes = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(300000)]);
+      const { jobIds: [id] } = await server.upload([{ name: 'payload.bin', data: bytes }]);
+      const prompts = [];
+      const answers = ['not-the-token', token];
+      const urls = [];
+      const page = await openPage(browser, server, { acceptDownloads: true }, {
+        live: false,
+        setup: (p) => {
+          p.on('dialog', async (d) => {
+            prompts.push(d.type() + ': ' + d.message());
+            if (d.type() === 'prompt' && answers.length) await d.accept(answers.shift());
+            else await d.dismiss();
+          });
+          p.on('request', (r) => urls.push({ url: r.url(), auth: r.headers().authorization }));
+        },
+      });
+      /* Asked once, the wrong token refused and asked for again, then the queue comes live. */
+      await page.locator('#live[data-state="live"]').waitFor({ timeout: 20000 });
+      await waitText(page, '#q-pending', '1');
+      await page.locator(`#jobs-body button.job-link[data-job-id="${id}"]`).waitFor();
+      assert.equal(prompts.length, 2, prompts.join('\n'));
+      assert.match(prompts[0], /^prompt: This server needs its API token/);
+      assert.match(prompts[1], /^prompt: That API token was not accepted/);
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('sluice.apiToken')), token);
+      assert.equal(await page.evaluate(() => localStorage.length), 0);
+
+      /* Download: the link holds no token; the file comes with the header and is saved whole. */
+      await page.locator(`#jobs-body button.job-link[data-job-id="${id}"]`).click();
+      await page.locator('#job-dialog').waitFor({ state: 'visible' });
+      await waitText(page, '#jd-title', 'payload.bin');
+      assert.equal(await page.locator('#jd-download').getAttribute('href'), `/api/integration/jobs/${id}/file`);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#jd-download').click()]);
+      assert.equal(download.suggestedFilename(), 'payload.bin');
+      const saved = await readFile(await download.path());
+      assert.equal(saved.length, bytes.length);
+      assert.ok(saved.equals(bytes), 'the downloaded bytes differ from the uploaded ones');
+      await page.locator('#jd-msg', { hasText: 'Downloaded payload.bin' }).waitFor();
+      const fileRequests = urls.filter((r) => r.url.endsWith(`/api/integration/jobs/${id}/file`));
+      assert.equal(fileRequests.length, 1, JSON.stringify(fileRequests));
+      assert.equal(fileRequests[0].auth, 'Bearer ' + token);
+      /* The token is in no URL but the live queue's (EventSource cannot send a header). */
+      const leaks = urls.filter((r) => r.url.includes(token) && !new URL(r.url).pathname.endsWith('/events'));
+      assert.deepEqual(leaks, []);
+      assert.equal(server.log.includes(token), false, 'the token is in the server log');
+      await screenshot(page, '07-token-download.png');
       noProblems(page);
     });
   });
