@@ -21,7 +21,7 @@ struct sl_batch_item {
     enum sl_job_status status; /* after this batch */
     int attempts;
     int64_t processing_ms;
-    int64_t wait_ms; /* from upload (created) to this claim */
+    int64_t wait_us; /* from upload to this run's start (the pickup latency), microseconds */
     char *error; /* owned; NULL on success */
 };
 

@@ -26,7 +26,7 @@ struct histogram {
     const int64_t *bounds;
     size_t n;
     _Atomic int64_t counts[NMAX + 1]; /* per bucket, not cumulative; the last is +Inf */
-    _Atomic int64_t sum_ms;
+    _Atomic int64_t sum_us;
 };
 
 struct sl_metrics {
@@ -65,15 +65,15 @@ static int64_t get(_Atomic int64_t *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-static void observe(struct histogram *h, int64_t ms)
+static void observe(struct histogram *h, int64_t us)
 {
-    if (ms < 0)
+    if (us < 0)
         return;
     size_t i = 0;
-    while (i < h->n && ms > h->bounds[i])
+    while (i < h->n && us > h->bounds[i])
         i++;
     add(&h->counts[i], 1);
-    add(&h->sum_ms, ms);
+    add(&h->sum_us, us);
 }
 
 void sl_metrics_upload(struct sl_metrics *m, size_t files, int64_t bytes)
@@ -96,9 +96,9 @@ void sl_metrics_batch(struct sl_metrics *m, const struct sl_batch_result *res)
     add(&m->rescued, res->rescued);
     for (size_t i = 0; i < res->count; i++) {
         const struct sl_batch_item *it = &res->items[i];
-        observe(&m->wait, it->wait_ms);
+        observe(&m->wait, it->wait_us);
         if (it->processing_ms >= 0)
-            observe(&m->processing, it->processing_ms);
+            observe(&m->processing, it->processing_ms * 1000);
         else
             add(&m->released, 1);
     }
@@ -166,13 +166,13 @@ static int histogram(struct sl_buf *b, const char *name, const char *help, struc
     for (size_t i = 0; rc == 0 && i <= h->n; i++) {
         cum += get(&h->counts[i]);
         if (i < h->n)
-            rc = put(b, "%s_bucket{le=\"%g\"} %lld\n", name, (double)h->bounds[i] / 1000.0,
+            rc = put(b, "%s_bucket{le=\"%g\"} %lld\n", name, (double)h->bounds[i] / 1e6,
                      (long long)cum);
         else
             rc = put(b, "%s_bucket{le=\"+Inf\"} %lld\n", name, (long long)cum);
     }
     if (rc == 0)
-        rc = put(b, "%s_sum %.3f\n%s_count %lld\n", name, (double)get(&h->sum_ms) / 1000.0, name,
+        rc = put(b, "%s_sum %.6f\n%s_count %lld\n", name, (double)get(&h->sum_us) / 1e6, name,
                  (long long)cum);
     return rc;
 }

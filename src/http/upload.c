@@ -358,7 +358,7 @@ static int store_blobs(struct upload *u, const char *upload_id, struct sl_error 
 {
     for (size_t i = 0; i < u->count; i++) {
         struct up_file *f = &u->files[i];
-        int rc = sl_uuid7(sl_now_ms(), f->job_id);
+        int rc = sl_uuid7_us(sl_now_us(), f->job_id); /* its time tells the pickup latency */
         if (rc)
             return sl_err_set(err, rc, "cannot make a job id");
         if (!f->spilled) {

@@ -14,6 +14,8 @@
 
 /* ms since epoch, UTC, from the real-time clock. */
 int64_t sl_now_ms(void);
+/* The same in microseconds, where a duration between processes needs better than a ms. */
+int64_t sl_now_us(void);
 /* ms from a monotonic clock, for durations only. */
 int64_t sl_mono_ms(void);
 /* Monotonic time in microseconds, for durations below a millisecond. */

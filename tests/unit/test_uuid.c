@@ -155,6 +155,31 @@ static void test_valid_rejects_bad_text(void **state)
             fail_msg("sl_uuid_valid accepted '%s'", bad[i]);
 }
 
+/* An id made at a time in microseconds gives that time back to a quarter of a microsecond, and
+ * ids made within one millisecond sort by their fraction of it. */
+static void test_sub_ms_time_round_trip(void **state)
+{
+    (void)state;
+    const int64_t base_us = (BASE_MS + 86400000LL * 3650) * 1000; /* after every other test */
+    const int64_t offsets[] = {0, 1, 250, 251, 999, 1000, 1500, 123456};
+    char prev[SL_UUID_MAX] = "";
+    for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+        char id[SL_UUID_MAX];
+        int64_t us = -1;
+        assert_int_equal(sl_uuid7_us(base_us + offsets[i], id), 0);
+        check_shape(id);
+        assert_int_equal(sl_uuid7_time_us(id, &us), 1);
+        check_range(us, base_us + offsets[i] - 1, base_us + offsets[i]);
+        if (strcmp(prev, id) >= 0)
+            fail_msg("'%s' does not sort after '%s'", id, prev);
+        memcpy(prev, id, sizeof prev);
+    }
+    int64_t us = 42;
+    assert_int_equal(sl_uuid7_time_us("not-a-uuid", &us), 0);
+    assert_int_equal(sl_uuid7_time_us("01a22b64-b993-4000-8000-000000000000", &us), 0); /* v4 */
+    check_i64(us, 42);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_increasing_ms_sort_by_time),
         cmocka_unit_test(test_random_tail),
         cmocka_unit_test(test_valid_rejects_bad_text),
+        cmocka_unit_test(test_sub_ms_time_round_trip), /* last: it moves the clock ahead */
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
