@@ -22,7 +22,9 @@
  * "at row N" is the sheet's row (from 1) the child was on; before the sheet's dimensions it is
  * "while opening the file". The child's standard error goes to /dev/null: it is no part of the
  * answer (a sanitizer's report in it would carry addresses into job errors that API clients read,
- * and into the server's log); run `sluice xls-rows FILE` by hand to see it.
+ * and into the server's log); run `sluice xls-rows FILE` by hand to see it. Its environment holds
+ * only what running a program needs (PATH, LD_*, locale, TZ, TMPDIR, sanitizer and malloc
+ * options): none of the server's secrets (API token, cron secret, store and S3 credentials).
  *
  * Closing the sheet early (the import stops, or hits its deadline) kills the child and reaps it;
  * nothing of it survives the close, and every descriptor is close-on-exec.
@@ -677,6 +679,31 @@ int sl_xls_sheet_from_fd(int fd, const struct sl_xls_limits *limits, struct sl_x
     return start(s, out, err);
 }
 
+/* What of the environment the child gets: what running a program needs, no secret. */
+static int env_kept(const char *entry)
+{
+    static const char *const keep[] = {"PATH=",  "LD_",     "LANG=",          "LC_",
+                                       "TZ=",    "TMPDIR=", "ASAN_",          "LSAN_",
+                                       "UBSAN_", "MALLOC_", "GLIBC_TUNABLES="};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+        if (strncmp(entry, keep[i], strlen(keep[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* The child's environment (borrowed entries of environ), or NULL. */
+static char **child_env(void)
+{
+    size_t n = 0, k = 0;
+    for (char **e = environ; e && *e; e++)
+        n++;
+    char **env = calloc(n + 1, sizeof *env);
+    for (char **e = environ; env && e && *e; e++)
+        if (env_kept(*e))
+            env[k++] = *e;
+    return env;
+}
+
 int sl_xls_sheet_spawn(const char *exe, const struct sl_xls_limits *limits, const char *path,
                        struct sl_xls_sheet **out, struct sl_error *err)
 {
@@ -698,7 +725,10 @@ int sl_xls_sheet_spawn(const char *exe, const struct sl_xls_limits *limits, cons
     snprintf(cpu, sizeof cpu, "%d", s->limits.cpu_s);
     char *argv[] = {(char *)exe,     "xls-rows", "--memory-mib",    mem,
                     "--cpu-seconds", cpu,        "/proc/self/fd/0", NULL};
-    rc = sl_child_spawn(argv, environ, in_fd, SL_CHILD_STDERR_NULL, &s->c, err);
+    char **env = child_env();
+    rc = env ? sl_child_spawn(argv, env, in_fd, SL_CHILD_STDERR_NULL, &s->c, err)
+             : sl_err_set(err, SL_ENOMEM, "out of memory");
+    free(env);
     close(in_fd); /* the child has its own */
     if (rc) {
         child_close(&s->base);

@@ -530,6 +530,47 @@ static void test_nonsense_kills(void **state)
     check_no_children();
 }
 
+/* The child sees no secret of the server's environment, but what running a program needs. */
+static void test_child_environment(void **state)
+{
+    (void)state;
+    char dir[256], exe[PATH_MAX], path[300], body[512], envfile[300], text[65536];
+    sl_test_tmpdir(dir);
+    snprintf(path, sizeof path, "%s/any.xls", dir);
+    sl_test_write_text(path, "x");
+    snprintf(envfile, sizeof envfile, "%s/env", dir);
+    snprintf(body, sizeof body, "env > '%s'\nprintf 'sluice-xls 1\\nsheet 0 0\\nend 0\\n'\n",
+             envfile);
+    write_script(dir, "env", body, exe, sizeof exe);
+    static const char *const secrets[] = {"SLUICE_API_TOKEN",  "CRON_SECRET",
+                                          "DATABASE_URL",      "AWS_SECRET_ACCESS_KEY",
+                                          "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        assert_int_equal(setenv(secrets[i], "s3cret-value", 1), 0);
+    assert_int_equal(setenv("ASAN_OPTIONS_TEST_KEEP", "kept", 1), 0); /* an ASAN_ name */
+    struct sl_reader *r = NULL;
+    struct sl_error err = {0};
+    sl_xls_set_helper(exe, NULL);
+    check_rc(sl_reader_open_xls(path, &r, &err), 0, &err);
+    sl_xls_set_helper(NULL, NULL);
+    sl_reader_close(r);
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        unsetenv(secrets[i]);
+    unsetenv("ASAN_OPTIONS_TEST_KEEP");
+    FILE *f = fopen(envfile, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    if (strstr(text, "s3cret-value"))
+        fail_msg("a secret reached the child:\n%s", text);
+    if (!strstr(text, "\nPATH=") && strncmp(text, "PATH=", 5) != 0)
+        fail_msg("PATH did not reach the child:\n%s", text);
+    if (!strstr(text, "ASAN_OPTIONS_TEST_KEEP=kept"))
+        fail_msg("sanitizer options did not reach the child:\n%s", text);
+    check_no_children();
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Framing, with no child: a memory file read as the child's output
  */
@@ -791,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_silence_times_out_and_kills),
         cmocka_unit_test(test_early_close_kills_and_reaps),
         cmocka_unit_test(test_nonsense_kills),
+        cmocka_unit_test(test_child_environment),
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_child_limits_itself),
         cmocka_unit_test(test_memory_limit_fails_the_file),
