@@ -75,6 +75,15 @@ static int claim_slot_run(struct pg_tx *tx, void *ctx, struct sl_error *err)
                          " VALUES ($1, $2::bigint, $3::bigint, $4) ON CONFLICT DO NOTHING",
                          &p, &changed, err);
     *c->won = rc == 0 && changed == 1;
+    if (*c->won) { /* the winner forgets the path's slots older than the kept window */
+        struct pg_params q = {0};
+        pg_p_text(&q, c->path);
+        pg_p_i64(&q, c->slot_at - SL_CRON_SLOT_KEEP_MS);
+        rc = pg_exec(tx, "DELETE FROM cron_slots WHERE path = $1 AND slot_at < $2::bigint", &q,
+                     NULL, err);
+        if (rc)
+            *c->won = 0;
+    }
     return rc;
 }
 

@@ -23,6 +23,22 @@ int sq_next_due(struct sl_store *s, int64_t *due_at, struct sl_error *err)
     return rc;
 }
 
+/* Deletes path's slots more than SL_CRON_SLOT_KEEP_MS older than slot_at (a range of the key). */
+static int forget_old_slots(struct sqlite_store *ss, const char *path, int64_t slot_at,
+                            struct sl_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sq_prepare(ss, "DELETE FROM cron_slots WHERE path = ?1 AND slot_at < ?2", &st, err);
+    if (rc)
+        return rc;
+    sq_bind_text(st, 1, path);
+    sqlite3_bind_int64(st, 2, slot_at - SL_CRON_SLOT_KEEP_MS);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = sq_db_fail(ss, err, "forget old cron slots");
+    sq_finalize(ss, st);
+    return rc;
+}
+
 int sq_cron_claim(struct sl_store *s, const char *path, int64_t slot_at, int64_t now,
                   const char *node, int *won, struct sl_error *err)
 {
@@ -30,7 +46,9 @@ int sq_cron_claim(struct sl_store *s, const char *path, int64_t slot_at, int64_t
     sqlite3_stmt *st;
     *won = 0;
     pthread_mutex_lock(&ss->lock);
-    int rc = sq_prepare(ss,
+    int rc = sq_exec(ss, "BEGIN IMMEDIATE", err);
+    if (rc == 0)
+        rc = sq_prepare(ss,
                         "INSERT OR IGNORE INTO cron_slots (path, slot_at, claimed_at, node)"
                         " VALUES (?1, ?2, ?3, ?4)",
                         &st, err);
@@ -44,6 +62,14 @@ int sq_cron_claim(struct sl_store *s, const char *path, int64_t slot_at, int64_t
         else
             rc = sq_db_fail(ss, err, "cron claim");
         sq_finalize(ss, st);
+    }
+    if (rc == 0 && *won)
+        rc = forget_old_slots(ss, path, slot_at, err);
+    if (rc == 0)
+        rc = sq_exec(ss, "COMMIT", err);
+    if (rc) {
+        *won = 0;
+        sq_rollback(ss);
     }
     pthread_mutex_unlock(&ss->lock);
     return rc;

@@ -15,7 +15,9 @@
  * - fail counts the attempt: below max_attempts the job is pending again, due at retry_at;
  *   at max_attempts it is failed.
  * - cron_claim records a cron slot (path, scheduled time) and sets *won to 1 only for the one
- *   caller, across every process sharing the store, that recorded it first.
+ *   caller, across every process sharing the store, that recorded it first. The winner also
+ *   forgets the path's slots more than SL_CRON_SLOT_KEEP_MS older than its own, so the table
+ *   stays bounded (a slot a minute is 43,200 rows a month).
  * - release_expired turns every processing job whose lease ended before now into a failed
  *   attempt (pending again, due now, or failed at max_attempts) and reports how many.
  *
@@ -35,6 +37,7 @@
 
 #define SL_CURSOR_MAX           64
 #define SL_QUEUE_PROCESSING_MAX 50 /* processing jobs listed by the queue status */
+#define SL_CRON_SLOT_KEEP_MS    (30LL * 86400000) /* cron slots kept behind the newest, ms */
 
 struct sl_job_filter {
     const char *status; /* NULL: any */

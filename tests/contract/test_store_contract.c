@@ -2034,6 +2034,31 @@ static void test_progress_fencing(void **state)
  * Cron slots
  */
 
+/* A won slot forgets the path's slots older than the kept window, and only the path's: a slot
+ * that old can be recorded again, one inside the window cannot. */
+static void test_cron_old_slots_forgotten(void **state)
+{
+    struct fx *f = *state;
+    struct sl_error err = {0};
+    int won = -1;
+    const int64_t t = NOW, later = NOW + SL_CRON_SLOT_KEEP_MS + MIN;
+    check_rc(sl_store_cron_claim(f->s, "/a", t, t, "n1", &won, &err), 0, &err);
+    check_i64(won, 1);
+    check_rc(sl_store_cron_claim(f->s, "/a", t + MIN, t + MIN, "n1", &won, &err), 0, &err);
+    check_i64(won, 1);
+    check_rc(sl_store_cron_claim(f->s, "/b", t, t, "n1", &won, &err), 0, &err);
+    check_i64(won, 1);
+    /* a slot a window and a minute later: /a's first slot goes, its second stays */
+    check_rc(sl_store_cron_claim(f->s, "/a", later, later, "n1", &won, &err), 0, &err);
+    check_i64(won, 1);
+    check_rc(sl_store_cron_claim(f->s, "/a", t, later, "n2", &won, &err), 0, &err);
+    check_i64(won, 1); /* forgotten, so it can be recorded again */
+    check_rc(sl_store_cron_claim(f->s, "/a", t + MIN, later, "n2", &won, &err), 0, &err);
+    check_i64(won, 0); /* still inside the window */
+    check_rc(sl_store_cron_claim(f->s, "/b", t, later, "n2", &won, &err), 0, &err);
+    check_i64(won, 0); /* another path's slots are untouched */
+}
+
 static void test_cron_claim_once_across_handles(void **state)
 {
     struct fx *f = *state;
@@ -2625,6 +2650,7 @@ int main(void)
         T(test_read_inline_and_cancel),
         T(test_progress_fencing),
         T(test_cron_claim_once_across_handles),
+        T(test_cron_old_slots_forgotten),
         T(test_cron_claim_race),
         T(test_cron_last_run),
         T(test_next_due),
