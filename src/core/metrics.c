@@ -255,7 +255,9 @@ int sl_metrics_format(struct sl_metrics *m, const struct sl_metrics_view *v, str
         rc = histogram(out, "sluice_job_processing_seconds",
                        "Time jobs ran in this process's processors.", &m->processing);
     if (rc == 0)
-        rc = histogram(out, "sluice_job_queue_wait_seconds",
-                       "Time from upload to the start of processing, for the jobs this process ran.", &m->wait);
+        rc =
+            histogram(out, "sluice_job_queue_wait_seconds",
+                      "Time from upload to the start of processing, for the jobs this process ran.",
+                      &m->wait);
     return rc;
 }
