@@ -36,8 +36,8 @@ FUZZ_TARGETS := fuzz_multipart fuzz_cron fuzz_readers fuzz_config
 FUZZ_BINS    := $(patsubst %,build-fuzz/fuzz/%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 300
 
-.PHONY: all run test check unit contract blob-contract api api-pg ui-test asan deps format clean lint \
-        bench fuzz fuzz-short fuzz-build
+.PHONY: all run test check unit contract blob-contract api api-pg cluster ui-test asan deps format \
+        clean lint bench fuzz fuzz-short fuzz-build
 
 all: $(BUILD)/sluice
 
@@ -93,8 +93,9 @@ test: deps
 deps:
 	@scripts/install-deps.sh
 
-# The suites on PostgreSQL + S3 (api-pg) run in the plain build only: the sanitizer build skips them.
-PLAIN_ONLY := $(if $(filter 1,$(SANITIZE) $(FUZZ)),,api-pg)
+# The suites on PostgreSQL + S3 (api-pg, cluster) run in the plain build only: the sanitizer build
+# skips them.
+PLAIN_ONLY := $(if $(filter 1,$(SANITIZE) $(FUZZ)),,api-pg cluster)
 
 check: unit contract blob-contract api ui-test $(PLAIN_ONLY)
 
@@ -118,7 +119,12 @@ api: $(BUILD)/sluice
 # schema and bucket prefix (tests/api/conftest.py).
 api-pg: $(BUILD)/sluice
 	scripts/pg-test-server.sh run $(abspath scripts/s3-test-server.sh) run \
-	  env SLUICE_BIN=$(abspath $(BUILD)/sluice) $(PYTHON) -m pytest -q $(abspath tests/api)
+	  env -C $(CURDIR) SLUICE_BIN=$(abspath $(BUILD)/sluice) $(PYTHON) -m pytest -q tests/api
+
+# Three `sluice serve` nodes on one PostgreSQL schema and one bucket prefix (tests/cluster).
+cluster: $(BUILD)/sluice
+	scripts/pg-test-server.sh run $(abspath scripts/s3-test-server.sh) run \
+	  env -C $(CURDIR) SLUICE_BIN=$(abspath $(BUILD)/sluice) $(PYTHON) -m pytest -q tests/cluster
 
 # Browser tests: playwright-core (from npm, into tests/ui/node_modules) drives Debian's chromium
 # against the real binary; screenshots go to $(BUILD)/ui-artifacts.

@@ -220,6 +220,12 @@ class S3Blob:
     def __repr__(self):
         return f"s3://{self.bucket}/{self.key}"
 
+    def __eq__(self, other):
+        return isinstance(other, S3Blob) and (self.bucket, self.key) == (other.bucket, other.key)
+
+    def __hash__(self):
+        return hash((self.bucket, self.key))
+
     def __lt__(self, other):
         return self.key < other.key
 
@@ -312,13 +318,18 @@ def sanitizer_report(text: str):
 class Server:
     """One sluice working directory and (at most) one running `sluice serve` on it."""
 
-    def __init__(self, workdir: Path, env=None):
+    # `sluice serve` runs without its cron scheduler (--no-cron) unless this is True.
+    cron = False
+
+    def __init__(self, workdir: Path, env=None, database_url=None, blob_url=None):
+        """`database_url`/`blob_url` share another server's schema/prefix (PostgreSQL/S3 runs);
+        by default each Server gets fresh ones."""
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = workdir / "data"
         self.env = dict(env or {})
-        self.database_url = fresh_database_url() if PG_URL else None
-        self.blob_url = fresh_blob_url() if BLOB_URL else None
+        self.database_url = database_url or (fresh_database_url() if PG_URL else None)
+        self.blob_url = blob_url or (fresh_blob_url() if BLOB_URL else None)
         self.proc = None
         self.port = None
         self.host = "127.0.0.1"
@@ -353,8 +364,8 @@ class Server:
             self.logs.append(self.log_path)
             with open(self.log_path, "wb") as log:
                 self.proc = subprocess.Popen(
-                    [BIN, "serve", "--port", str(self.port), "--host", host, "--no-cron",
-                     *extra_args],
+                    [BIN, "serve", "--port", str(self.port), "--host", host,
+                     *(() if self.cron else ("--no-cron",)), *extra_args],
                     cwd=self.workdir, env=self.full_env(), stdin=subprocess.DEVNULL,
                     stdout=log, stderr=subprocess.STDOUT,
                 )

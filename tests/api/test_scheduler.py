@@ -235,7 +235,9 @@ def test_continuous_mode_runs_jobs_without_cron(make_cron_server, how):
         srv = make_cron_server(NO_CRONS, extra_args=("--continuous",))
     else:
         srv = make_cron_server(NO_CRONS, env={"SLUICE_WORKER": "continuous"})
-    assert "continuous worker on" in srv.log(), srv.log_tail()
+    # The worker logs its start just after the server is ready.
+    wait_for(lambda: "continuous worker on" in srv.log(), timeout=5,
+             what=lambda: f"'continuous worker on' in the log\n{srv.log_tail()}")
     q = srv.queue()
     assert q["nextRunAt"] is None, q  # no cron at all
     t0 = time.monotonic()
