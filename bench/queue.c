@@ -11,6 +11,10 @@
  *                           (UPDATE ... RETURNING) and delete a row, each its own transaction,
  *                           on a file with the same settings (WAL, synchronous=FULL); N inserts,
  *                           then N claim + delete.
+ *   queue sluice FOLDER N URL    the sluice side on the PostgreSQL store at URL (blobs in FOLDER).
+ *   queue floor-pg URL N    the bare PostgreSQL floor: the same three statements (the claim with
+ *                           FOR UPDATE SKIP LOCKED, as any PostgreSQL queue), each its own
+ *                           transaction, on the same server.
  *
  * Prints one line: "jobs total_s enqueue_s drain_s". Exit 1 on any failure (wrong count too).
  */
@@ -23,6 +27,7 @@
 #include "util/timeutil.h"
 #include "util/uuid.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,15 +86,15 @@ static long drain(struct sl_runner *runner)
         size_t count = res.count;
         done += res.succeeded;
         if (res.succeeded != res.processed)
-            fprintf(stderr, "queue: %d of %d jobs did not succeed\n",
-                    res.processed - res.succeeded, res.processed);
+            fprintf(stderr, "queue: %d of %d jobs did not succeed\n", res.processed - res.succeeded,
+                    res.processed);
         sl_batch_result_fini(&res);
         if (count == 0)
             return done;
     }
 }
 
-static int run_sluice(const char *dir, long n)
+static int run_sluice(const char *dir, long n, const char *store_url)
 {
     char db_url[4096], blob_url[4096];
     struct sl_store *store = NULL;
@@ -99,7 +104,10 @@ static int run_sluice(const char *dir, long n)
     struct sl_error err = {0};
     int rc = 1;
 
-    snprintf(db_url, sizeof db_url, "sqlite:%s/sluice.db", dir);
+    if (store_url)
+        snprintf(db_url, sizeof db_url, "%s", store_url);
+    else
+        snprintf(db_url, sizeof db_url, "sqlite:%s/sluice.db", dir);
     snprintf(blob_url, sizeof blob_url, "file:%s/blobs", dir);
     struct sl_config cfg = {.host = "127.0.0.1",
                             .port = 3000,
@@ -228,10 +236,96 @@ out:
     return rc;
 }
 
+/* Runs sql with params on db; 0 when it gave want (PGRES_COMMAND_OK or PGRES_TUPLES_OK). */
+static int pg_ok(PGconn *db, PGresult *r, ExecStatusType want, const char *what)
+{
+    int ok = r && PQresultStatus(r) == want;
+    if (!ok)
+        fprintf(stderr, "queue: floor-pg: %s: %s\n", what, PQerrorMessage(db));
+    return ok ? 0 : -1;
+}
+
+static int run_floor_pg(const char *url, long n)
+{
+    PGconn *db = PQconnectdb(url);
+    PGresult *r = NULL;
+    int rc = 1;
+    long done = 0;
+    if (PQstatus(db) != CONNECTION_OK) {
+        fprintf(stderr, "queue: floor-pg: %s\n", PQerrorMessage(db));
+        goto out;
+    }
+    r = PQexec(db, "CREATE TABLE q (id bigserial PRIMARY KEY, state int NOT NULL DEFAULT 0,"
+                   " payload text NOT NULL)");
+    if (pg_ok(db, r, PGRES_COMMAND_OK, "create") != 0)
+        goto out;
+    PQclear(r);
+    r = PQprepare(db, "ins", "INSERT INTO q (payload) VALUES ($1)", 1, NULL);
+    if (pg_ok(db, r, PGRES_COMMAND_OK, "prepare") != 0)
+        goto out;
+    PQclear(r);
+    r = PQprepare(db, "claim",
+                  "UPDATE q SET state = 1 WHERE id = (SELECT id FROM q WHERE state = 0"
+                  " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, payload",
+                  0, NULL);
+    if (pg_ok(db, r, PGRES_COMMAND_OK, "prepare") != 0)
+        goto out;
+    PQclear(r);
+    r = PQprepare(db, "del", "DELETE FROM q WHERE id = $1::bigint", 1, NULL);
+    if (pg_ok(db, r, PGRES_COMMAND_OK, "prepare") != 0)
+        goto out;
+    PQclear(r);
+    r = NULL;
+
+    const char *payload[1] = {"noop"};
+    int64_t t0 = sl_mono_us();
+    for (long i = 0; i < n; i++) {
+        r = PQexecPrepared(db, "ins", 1, payload, NULL, NULL, 0);
+        if (pg_ok(db, r, PGRES_COMMAND_OK, "insert") != 0)
+            goto out;
+        PQclear(r);
+    }
+    r = NULL;
+    double enq = secs_since(t0);
+    int64_t t1 = sl_mono_us();
+    for (;;) {
+        r = PQexecPrepared(db, "claim", 0, NULL, NULL, NULL, 0);
+        if (pg_ok(db, r, PGRES_TUPLES_OK, "claim") != 0)
+            goto out;
+        if (PQntuples(r) == 0)
+            break;
+        char id[32];
+        snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        const char *del[1] = {id};
+        r = PQexecPrepared(db, "del", 1, del, NULL, NULL, 0);
+        if (pg_ok(db, r, PGRES_COMMAND_OK, "delete") != 0)
+            goto out;
+        PQclear(r);
+        r = NULL;
+        done++;
+    }
+    double drn = secs_since(t1);
+    if (done != n) {
+        fprintf(stderr, "queue: floor-pg drained %ld rows of %ld\n", done, n);
+        goto out;
+    }
+    printf("%ld %.4f %.4f %.4f\n", n, enq + drn, enq, drn);
+    rc = 0;
+out:
+    PQclear(r);
+    PQfinish(db);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[1], "sluice") != 0 && strcmp(argv[1], "floor") != 0)) {
-        fprintf(stderr, "usage: queue sluice|floor FOLDER JOBS\n");
+    int sluice = argc >= 4 && strcmp(argv[1], "sluice") == 0;
+    int floor = argc == 4 && strcmp(argv[1], "floor") == 0;
+    int floor_pg = argc == 4 && strcmp(argv[1], "floor-pg") == 0;
+    if (!(sluice && argc <= 5) && !floor && !floor_pg) {
+        fprintf(stderr, "usage: queue sluice FOLDER JOBS [STORE_URL] | floor FOLDER JOBS |"
+                        " floor-pg URL JOBS\n");
         return 2;
     }
     char *end = NULL;
@@ -241,5 +335,7 @@ int main(int argc, char **argv)
         return 2;
     }
     sl_log_set_level(SL_LOG_INFO); /* the server's level: each job is logged, as in serve */
-    return strcmp(argv[1], "sluice") == 0 ? run_sluice(argv[2], n) : run_floor(argv[2], n);
+    if (sluice)
+        return run_sluice(argv[2], n, argc == 5 ? argv[4] : NULL);
+    return floor ? run_floor(argv[2], n) : run_floor_pg(argv[2], n);
 }

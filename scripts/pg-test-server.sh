@@ -15,7 +15,8 @@
 # The cluster lives in a temporary folder and listens only on a unix socket there (no port to
 # collide with); the URL is postgres://sluice@<socket folder, %-encoded>/postgres, user sluice
 # trusted. initdb refuses to run as root, so as root the cluster belongs to the `postgres` user
-# that the Debian package creates. Durability is switched off: the cluster is thrown away.
+# that the Debian package creates. Durability is switched off: the cluster is thrown away
+# (PG_TEST_DURABLE=1 keeps PostgreSQL's defaults, for benchmarks).
 set -euo pipefail
 
 pg_bin() {
@@ -63,10 +64,12 @@ start() {
 }
 
 pg_start() { # starts the server of the cluster in folder $1
-  local dir=$1
+  local dir=$1 durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  # benchmarks want a real server's durability (PG_TEST_DURABLE=1): fsync and synchronous commit on
+  [ "${PG_TEST_DURABLE:-0}" = 1 ] && durability=""
   as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start -o \
-    "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off \
-     -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    "-c listen_addresses='' -c unix_socket_directories='$dir' $durability \
+     -c max_connections=200" \
     >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 }
 

@@ -38,9 +38,24 @@
 
 struct pg_watch;
 
+/*
+ * Statements prepared on a pooled connection, found by the SQL text's address and checked
+ * against a copy of the text. Parsing and planning is a good part of a short statement's cost
+ * (the claim's CTE above all), so each hot statement is prepared once per session. A session
+ * that changed (PQreset after a lost connection) has none: the cache belongs to backend_pid.
+ */
+#define PG_PREPARED_MAX 48
+struct pg_prepared {
+    const char *sql; /* the caller's text (static in practice) */
+    char *text;      /* owned copy, to tell a reused address from the same statement */
+};
+
 struct pg_slot {
     PGconn *conn; /* NULL until first needed */
     int busy;     /* lent to an operation */
+    int backend_pid;
+    struct pg_prepared prepared[PG_PREPARED_MAX];
+    int n_prepared;
 };
 
 struct pg_store {
@@ -61,7 +76,8 @@ enum pg_mode {
 /* One run of an operation on a borrowed connection. */
 struct pg_tx {
     PGconn *conn;
-    const char *what; /* the operation, for messages */
+    struct pg_slot *slot; /* its prepared statements; NULL: statements are not prepared */
+    const char *what;     /* the operation, for messages */
     enum pg_mode mode;
     char xid[24];    /* PG_WRITE: txid_current() as text once BEGIN ran */
     int commit_sent; /* COMMIT went out: a lost connection leaves the outcome to be asked */

@@ -93,11 +93,21 @@ void pg_pool_init(struct pg_store *ps)
     pthread_cond_init(&ps->returned, NULL);
 }
 
+/* Forgets a slot's prepared statements (its session ended, or the pool closes). */
+static void prepared_clear(struct pg_slot *s)
+{
+    for (int i = 0; i < s->n_prepared; i++)
+        free(s->prepared[i].text);
+    s->n_prepared = 0;
+}
+
 void pg_pool_fini(struct pg_store *ps)
 {
-    for (int i = 0; i < PG_POOL_SIZE; i++)
+    for (int i = 0; i < PG_POOL_SIZE; i++) {
+        prepared_clear(&ps->slots[i]);
         if (ps->slots[i].conn)
             PQfinish(ps->slots[i].conn);
+    }
     pthread_cond_destroy(&ps->returned);
     pthread_mutex_destroy(&ps->lock);
 }
@@ -175,6 +185,43 @@ static void params_clear(struct pg_params *p)
     memset(p, 0, sizeof *p);
 }
 
+/*
+ * The name of sql's prepared statement on tx's session, preparing it on first use; NULL when it
+ * is not to be prepared (no slot, cache full) or preparing failed (*failed set: the result).
+ */
+static const char *prepared_name(struct pg_tx *tx, const char *sql, int nparams, char name[16],
+                                 PGresult **failed)
+{
+    struct pg_slot *s = tx->slot;
+    *failed = NULL;
+    if (!s)
+        return NULL;
+    if (PQbackendPID(tx->conn) != s->backend_pid) { /* a new session: nothing prepared */
+        prepared_clear(s);
+        s->backend_pid = PQbackendPID(tx->conn);
+    }
+    for (int i = 0; i < s->n_prepared; i++)
+        if (s->prepared[i].sql == sql && strcmp(s->prepared[i].text, sql) == 0) {
+            snprintf(name, 16, "sl%d", i);
+            return name;
+        }
+    if (s->n_prepared == PG_PREPARED_MAX)
+        return NULL;
+    char *text = strdup(sql);
+    if (!text)
+        return NULL;
+    snprintf(name, 16, "sl%d", s->n_prepared);
+    PGresult *r = PQprepare(tx->conn, name, sql, nparams, NULL);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        free(text);
+        *failed = r;
+        return NULL;
+    }
+    PQclear(r);
+    s->prepared[s->n_prepared++] = (struct pg_prepared){sql, text};
+    return name;
+}
+
 int pg_exec(struct pg_tx *tx, const char *sql, struct pg_params *p, PGresult **res,
             struct sl_error *err)
 {
@@ -190,7 +237,12 @@ int pg_exec(struct pg_tx *tx, const char *sql, struct pg_params *p, PGresult **r
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
         goto out;
     }
-    r = PQexecParams(tx->conn, sql, p->n, NULL, p->vals, p->lens, p->fmts, p->result_format);
+    char name[16];
+    const char *prepared = prepared_name(tx, sql, p->n, name, &r);
+    if (prepared)
+        r = PQexecPrepared(tx->conn, prepared, p->n, p->vals, p->lens, p->fmts, p->result_format);
+    else if (!r)
+        r = PQexecParams(tx->conn, sql, p->n, NULL, p->vals, p->lens, p->fmts, p->result_format);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         rc = call_failed(tx, r, err);
@@ -330,7 +382,10 @@ int pg_run(struct pg_store *ps, const struct pg_op *op, void *ctx, struct sl_err
     if (rc)
         return rc;
     for (int attempt = 0, lost_once = 0;; attempt++) {
-        struct pg_tx tx = {.conn = ps->slots[slot].conn, .mode = op->mode, .what = op->what};
+        struct pg_tx tx = {.conn = ps->slots[slot].conn,
+                           .slot = &ps->slots[slot],
+                           .mode = op->mode,
+                           .what = op->what};
         rc = run_once(&tx, op, ctx, err);
         if (rc == 0)
             break;
