@@ -4,11 +4,12 @@
  * A batch first returns expired leases to pending (their workers died), then claims up to
  * `limit` due jobs in one store transaction. Claiming marks a job processing with a lease
  * (lease_until = now + job timeout) and a new fencing token. Jobs then run one after another,
- * as the seed asks; while one runs within its timeout, a heartbeat thread extends its lease every
- * third of the lease, so a live job is never rescued from under its worker, and a dead worker's
- * job is rescued at most one lease after it died. Processors get the same timeout as a deadline
- * (imports check it, commands are killed at it); a processor stuck past it stops being renewed,
- * so its lease runs out and the job is rescued and retried by the next batch anywhere.
+ * as the seed asks; every third of the lease a heartbeat thread extends the lease of the running
+ * job (while it runs within its timeout) and of every job still waiting its turn in the batch,
+ * so a live process's jobs are never rescued from under it, however long the batch, and a dead
+ * worker's jobs are rescued at most one lease after it died. Processors get the same timeout as a
+ * deadline (imports check it, commands are killed at it); a processor stuck past it stops being
+ * renewed, so its lease runs out and the job is rescued and retried by the next batch anywhere.
  *
  * Every outcome (complete, fail, release) is written with the job's fence: if the lease was
  * lost (rescued and reclaimed elsewhere, or released at shutdown) the store refuses the write,
@@ -48,8 +49,11 @@ struct sl_runner {
     int has_current; /* a job is being processed */
     char current_id[SL_UUID_MAX];
     int64_t current_fence;
-    int64_t current_deadline; /* ms: past it the heartbeat stops, so a stuck job's lease ends */
-    int current_released;     /* shutdown released its lease: do not finalise */
+    int64_t current_deadline;  /* ms: past it the heartbeat stops, so a stuck job's lease ends */
+    int current_released;      /* shutdown released its lease: do not finalise */
+    const struct sl_job *held; /* the running batch's claimed jobs; NULL between batches */
+    size_t held_n;
+    size_t held_next; /* held[held_next..held_n) wait their turn (their leases are renewed too) */
     pthread_t heartbeat;
 };
 
@@ -88,6 +92,33 @@ static void timespec_in(struct timespec *ts, int64_t ms)
     }
 }
 
+/* One lease to renew: a job the batch holds, copied so the renewal runs without the lock. */
+struct renewal {
+    char id[SL_UUID_MAX];
+    int64_t fence;
+};
+
+/* The leases due for renewal now: the running job's, unless it ran past its deadline or
+ * shutdown released it, and every waiting job's. Returns a malloc'd array (count in *n). */
+static struct renewal *leases_to_renew(struct sl_runner *r, size_t *n)
+{
+    size_t waiting = r->held ? r->held_n - r->held_next : 0;
+    struct renewal *list = calloc(waiting + 1, sizeof *list);
+    *n = 0;
+    if (!list)
+        return NULL;
+    if (r->has_current && !r->current_released && sl_now_ms() < r->current_deadline) {
+        memcpy(list[0].id, r->current_id, sizeof list[0].id);
+        list[(*n)++].fence = r->current_fence;
+    }
+    for (size_t i = 0; i < waiting; i++) {
+        const struct sl_job *j = &r->held[r->held_next + i];
+        memcpy(list[*n].id, j->id, sizeof list[*n].id);
+        list[(*n)++].fence = j->fence;
+    }
+    return list;
+}
+
 static void *heartbeat_main(void *arg)
 {
     struct sl_runner *r = arg;
@@ -98,15 +129,18 @@ static void *heartbeat_main(void *arg)
         struct timespec ts;
         timespec_in(&ts, every);
         pthread_cond_timedwait(&r->cond, &r->lock, &ts);
-        if (r->quit || !r->has_current || r->current_released || sl_now_ms() >= r->current_deadline)
+        size_t n;
+        struct renewal *list = r->quit ? NULL : leases_to_renew(r, &n);
+        if (!list)
             continue;
-        char id[SL_UUID_MAX];
-        int64_t fence = r->current_fence;
-        memcpy(id, r->current_id, sizeof id);
         pthread_mutex_unlock(&r->lock);
-        struct sl_error err = {0};
-        if (sl_store_heartbeat(r->store, id, fence, sl_now_ms() + lease_ms(r), &err) != 0)
-            sl_warn("heartbeat for job %s failed: %s", id, err.msg);
+        for (size_t i = 0; i < n; i++) {
+            struct sl_error err = {0};
+            if (sl_store_heartbeat(r->store, list[i].id, list[i].fence, sl_now_ms() + lease_ms(r),
+                                   &err) != 0)
+                sl_warn("heartbeat for job %s failed: %s", list[i].id, err.msg);
+        }
+        free(list);
         pthread_mutex_lock(&r->lock);
     }
     pthread_mutex_unlock(&r->lock);
@@ -247,6 +281,8 @@ static int begin_job(struct sl_runner *r, const struct sl_job *job)
 {
     pthread_mutex_lock(&r->lock);
     int ok = !r->stopping;
+    if (r->held && r->held_next < r->held_n)
+        r->held_next++; /* no longer waiting: running, or handed back below */
     if (ok) {
         r->has_current = 1;
         r->current_released = 0;
@@ -312,6 +348,16 @@ static void run_one(struct sl_runner *r, const struct sl_job *job, struct sl_bat
     sl_events_notify(r->events);
 }
 
+/* The jobs the batch holds, for the heartbeat (NULL, 0: none). */
+static void set_held(struct sl_runner *r, const struct sl_job *jobs, size_t n)
+{
+    pthread_mutex_lock(&r->lock);
+    r->held = jobs;
+    r->held_n = n;
+    r->held_next = 0;
+    pthread_mutex_unlock(&r->lock);
+}
+
 static int start_batch(struct sl_runner *r, struct sl_error *err)
 {
     int rc = 0;
@@ -362,8 +408,10 @@ int sl_runner_run(struct sl_runner *r, int limit, struct sl_batch_result *out, s
             sl_store_release(r->store, jobs[i].id, jobs[i].fence, NULL);
         goto out;
     }
+    set_held(r, jobs, n);
     for (size_t i = 0; i < n; i++)
         run_one(r, &jobs[i], out, &out->items[out->count++]);
+    set_held(r, NULL, 0);
     rc = sl_store_count_due(r->store, sl_now_ms(), &out->remaining, err);
 out:
     out->duration_ms = (sl_mono_us() - t0 + 500) / 1000;

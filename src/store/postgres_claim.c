@@ -3,13 +3,18 @@
  *
  * A claim is one statement (CLAIM_SQL). Its MATERIALIZED CTEs, evaluated once each:
  * - tenants: the tenants with pending jobs, from the job_counts counters (not a scan of jobs);
- * - cand: each tenant's oldest due pending jobs, at most `limit` of them (a batch never takes
- *   more from one tenant), read through the (tenant, created_at, id) partial index;
- * - ranked: row_number per tenant by (created_at, id), and each tenant's oldest due job;
+ * - heads: each tenant's oldest due job, through the (tenant, created_at, id) partial index,
+ *   keeping the `limit` tenants whose head is oldest (no other tenant can get a slot);
+ * - cand: for each of those, its oldest due pending jobs that no other claimer holds, at most
+ *   `limit`, locked FOR UPDATE SKIP LOCKED as they are read. Locking here, not after choosing,
+ *   is what lets claims that run at once on several nodes each take a full batch: had the
+ *   candidates been chosen first and locked after, a claim running beside another would pick
+ *   the rows the other holds, skip them all and come back empty while hundreds more are due.
+ *   The lock re-checks a row changed since our snapshot against `status = 'pending' AND
+ *   due_at <= now`, so a job is never claimed twice. Rows locked but not picked (when several
+ *   tenants compete) are let go at commit, a moment later;
  * - picked: the candidates in claim order (round 1 of every tenant by its oldest job, round 2,
- *   ...), locked FOR UPDATE SKIP LOCKED up to `limit`. Rows another claimer holds are skipped
- *   rather than waited for, and the lock re-checks a row changed since our snapshot against
- *   `status = 'pending' AND due_at <= now`, so a job is never claimed twice;
+ *   ...) up to `limit`;
  * then the UPDATE marks the picked rows processing with lease_until and fence = fence + 1, and
  * the outer SELECT returns them in claim order. With one tenant this is plain FIFO.
  *
@@ -26,21 +31,21 @@
     "WITH tenants AS MATERIALIZED ("                                                               \
     "  SELECT tenant FROM job_counts WHERE status = 'pending'"                                     \
     "  GROUP BY tenant HAVING sum(n) > 0),"                                                        \
-    " cand AS MATERIALIZED ("                                                                      \
-    "  SELECT c.id, c.tenant, c.created_at FROM tenants t CROSS JOIN LATERAL ("                    \
-    "    SELECT j.id, j.tenant, j.created_at FROM jobs j"                                          \
+    " heads AS MATERIALIZED ("                                                                     \
+    "  SELECT t.tenant, h.created_at AS first FROM tenants t CROSS JOIN LATERAL ("                 \
+    "    SELECT j.created_at FROM jobs j"                                                          \
     "    WHERE j.tenant = t.tenant AND j.status = 'pending' AND j.due_at <= $1::bigint"            \
-    "    ORDER BY j.created_at, j.id LIMIT $2::int) c),"                                           \
-    " ranked AS MATERIALIZED ("                                                                    \
-    "  SELECT id, tenant,"                                                                         \
-    "    row_number() OVER (PARTITION BY tenant ORDER BY created_at, id) AS rn,"                   \
-    "    min(created_at) OVER (PARTITION BY tenant) AS first"                                      \
-    "  FROM cand),"                                                                                \
+    "    ORDER BY j.created_at, j.id LIMIT 1) h"                                                   \
+    "  ORDER BY h.created_at, t.tenant LIMIT $2::int),"                                            \
+    " cand AS MATERIALIZED ("                                                                      \
+    "  SELECT c.id, c.tenant, c.created_at, h.first FROM heads h CROSS JOIN LATERAL ("             \
+    "    SELECT j.id, j.tenant, j.created_at FROM jobs j"                                          \
+    "    WHERE j.tenant = h.tenant AND j.status = 'pending' AND j.due_at <= $1::bigint"            \
+    "    ORDER BY j.created_at, j.id LIMIT $2::int FOR UPDATE SKIP LOCKED) c),"                    \
     " picked AS MATERIALIZED ("                                                                    \
-    "  SELECT j.id, r.rn, r.first, r.tenant AS t FROM ranked r JOIN jobs j ON j.id = r.id"         \
-    "  WHERE j.status = 'pending' AND j.due_at <= $1::bigint"                                      \
-    "  ORDER BY r.rn, r.first, r.tenant LIMIT $2::int"                                             \
-    "  FOR UPDATE OF j SKIP LOCKED),"                                                              \
+    "  SELECT id, tenant AS t, first,"                                                             \
+    "    row_number() OVER (PARTITION BY tenant ORDER BY created_at, id) AS rn"                    \
+    "  FROM cand ORDER BY rn, first, t LIMIT $2::int),"                                            \
     " claimed AS ("                                                                                \
     "  UPDATE jobs SET status = 'processing', started_at = $1::bigint,"                            \
     "    lease_until = $1::bigint + $3::bigint, fence = jobs.fence + 1"                            \

@@ -324,14 +324,10 @@ def test_each_cron_slot_fires_on_one_node_only(cluster):
     assert calls == fired_all, f"{calls} batch calls for {fired_all} fired slots\n{cluster.logs()}"
 
 
-# ----------------------------------------------------------------------------- known bugs
-# Each of these fails today (the reason names the code); strict: once the bug is fixed the test
-# passes, pytest reports XPASS(strict) as a failure, and the marker is to be removed.
+# ----------------------------------------------------------------------------- bugs these found
+# Both failed before their fixes: queued jobs' leases were not renewed (src/core/batch.c), and
+# claims running at once chose their candidates before locking them (src/store/postgres_claim.c).
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "src/core/batch.c: a batch claims all its jobs with lease = claim time + job timeout but "
-    "renews only the running job's lease, so jobs still waiting their turn expire and are "
-    "rescued by another node while their node is alive; both then run them"))
 def test_a_live_nodes_queued_jobs_keep_their_lease(cluster):
     """A batch runs its claimed jobs one after another; the ones still waiting their turn must
     not be taken by another node while the node that holds them is alive."""
@@ -358,10 +354,6 @@ def test_a_live_nodes_queued_jobs_keep_their_lease(cluster):
     assert runs == Counter(ids), runs
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "src/store/postgres_claim.c: the claim limits its candidates to each tenant's oldest "
-    "`limit` due jobs before FOR UPDATE SKIP LOCKED, so a batch that runs while another one "
-    "holds those rows skips them and claims nothing, though hundreds more are due"))
 def test_three_batches_at_once_take_three_full_batches(cluster):
     """With at least 300 jobs due, three batches of 100 started together on three nodes take 300
     different jobs between them."""

@@ -831,6 +831,57 @@ static void test_heartbeat_keeps_lease(void **state)
     sl_store_close(s2);
 }
 
+/*
+ * Jobs waiting their turn in a batch keep their leases too: with a 1 s lease, three jobs of
+ * 700 ms each take 2.1 s, so the third waits 1.4 s; a rescue by another handle meanwhile must
+ * find nothing expired, and every job completes on its first attempt.
+ */
+static void test_waiting_jobs_keep_their_leases(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 3, CHECKS = 3 };
+    char ids[N][SL_UUID_MAX];
+    struct batch_thread bt;
+    struct sl_store *s2 = NULL;
+    struct sl_error err = {0};
+    int rescued[CHECKS], rcs[CHECKS];
+
+    f->cfg.job_timeout_s = 1;
+    restart_runner(f);
+    g_slow_ms = 700;
+    for (int i = 0; i < N; i++)
+        add_job(f, "slow", i, NULL, ids[i]);
+    check_rc(sl_store_open(f->store_url, &s2, &err), 0, &err);
+
+    start_batch_thread(f, &bt, N);
+    int started = wait_slow_started(1);
+    int64_t t0 = sl_mono_ms();
+    for (int i = 0; i < CHECKS; i++) { /* 1.1, 1.4, 1.7 s: past the claim's lease */
+        sleep_ms(t0 + 1100 + 300 * i - sl_mono_ms());
+        rescued[i] = -1;
+        rcs[i] = sl_store_release_expired(s2, sl_now_ms(), &rescued[i], &err);
+    }
+    join_batch_thread(&bt);
+
+    assert_true(started);
+    for (int i = 0; i < CHECKS; i++)
+        if (rcs[i] != 0 || rescued[i] != 0)
+            fail_msg("check %d: release_expired returned %d and rescued %d, expected 0 and 0 "
+                     "(a waiting job's lease should be renewed)",
+                     i, rcs[i], rescued[i]);
+    check_rc(bt.rc, 0, &bt.err);
+    check_counts(&bt.res, N, N, 0, 0);
+    sl_batch_result_fini(&bt.res);
+    for (int i = 0; i < N; i++) {
+        struct sl_job j;
+        sl_test_get_job(s2, ids[i], &j);
+        check_status(j.status, SL_JOB_COMPLETED);
+        check_i64(j.attempts, 0);
+        sl_job_fini(&j);
+    }
+    sl_store_close(s2);
+}
+
 /* A job stuck past its timeout is no longer renewed: its lease runs out and it is rescued. */
 static void test_stuck_job_lease_runs_out(void **state)
 {
@@ -1004,6 +1055,7 @@ int main(void)
         T(test_backoff_bounds),
         T(test_busy_while_running),
         T(test_heartbeat_keeps_lease),
+        T(test_waiting_jobs_keep_their_leases),
         T(test_stuck_job_lease_runs_out),
         T(test_shutdown_releases_running_job),
         T(test_shutdown_late_finish_is_fenced),
