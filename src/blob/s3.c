@@ -1,5 +1,6 @@
 #include "blob/s3.h"
 #include "blob/s3_sign.h"
+#include "util/config.h"
 #include "util/fsutil.h"
 
 #include <curl/curl.h>
@@ -678,7 +679,7 @@ static const struct sl_blob_ops s3_ops = {
 
 static const char *env_or(const char *name, const char *fallback)
 {
-    const char *v = getenv(name);
+    const char *v = sl_config_getenv(name); /* the environment, then .env.local and .env */
     return v && *v ? v : fallback;
 }
 

@@ -127,6 +127,40 @@ static int check(struct sl_config *cfg, const struct sources *src, struct sl_err
     return 0;
 }
 
+/*
+ * Settings the S3 blob store reads as the AWS tools do, by name (and its temp folder from
+ * SLUICE_DATA_DIR). Values found only in .env.local or .env are kept here for
+ * sl_config_getenv rather than put into the environment, so that command processors, which
+ * inherit the environment, do not see secrets from those files. Set at start-up, before any
+ * thread; read-only afterwards.
+ */
+static const char *const backend_names[] = {"AWS_ENDPOINT_URL_S3", "AWS_REGION",
+                                            "AWS_ACCESS_KEY_ID",   "AWS_SECRET_ACCESS_KEY",
+                                            "AWS_SESSION_TOKEN",   "SLUICE_DATA_DIR"};
+#define BACKEND_N (sizeof backend_names / sizeof backend_names[0])
+static char *backend_values[BACKEND_N];
+
+static int keep_backend_vars(const struct sources *src)
+{
+    for (size_t i = 0; i < BACKEND_N; i++) {
+        const char *v = lookup(src, backend_names[i]);
+        free(backend_values[i]);
+        backend_values[i] = NULL;
+        if (v && !(backend_values[i] = strdup(v)))
+            return SL_ENOMEM;
+    }
+    return 0;
+}
+
+const char *sl_config_getenv(const char *name)
+{
+    const char *v = getenv(name);
+    for (size_t i = 0; !v && i < BACKEND_N; i++)
+        if (strcmp(backend_names[i], name) == 0)
+            v = backend_values[i];
+    return v;
+}
+
 int sl_config_load(struct sl_config *cfg, const char *dir, struct sl_error *err)
 {
     struct sources src = {0};
@@ -143,7 +177,7 @@ int sl_config_load(struct sl_config *cfg, const char *dir, struct sl_error *err)
     if ((rc = sl_dotenv_load(&src.base, path, err)) != 0)
         goto out;
     if ((rc = load_ints(cfg, &src, err)) || (rc = load_strs(cfg, &src)) ||
-        (rc = check(cfg, &src, err)))
+        (rc = check(cfg, &src, err)) || (rc = keep_backend_vars(&src)))
         goto out;
 out:
     sl_dotenv_fini(&src.local);

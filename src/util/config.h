@@ -47,6 +47,13 @@ struct sl_config {
  */
 int sl_config_load(struct sl_config *cfg, const char *dir, struct sl_error *err);
 
+/*
+ * A setting a backend reads by name (the S3 store's AWS_* variables, SLUICE_DATA_DIR): the
+ * environment's value, else the one the last sl_config_load found in .env.local or .env (kept
+ * out of the environment, so command processors do not inherit it), else NULL.
+ */
+const char *sl_config_getenv(const char *name);
+
 void sl_config_fini(struct sl_config *cfg);
 
 #endif

@@ -1,9 +1,12 @@
 """Configuration: bad values stop start-up; .env.local and .env feed every variable."""
 
+import json
+import os
 import subprocess
 
 import pytest
 
+import conftest
 from conftest import BIN, free_port, sanitizer_report
 
 
@@ -94,3 +97,27 @@ def test_dotenv_quoted_values(make_server):
     srv = make_server(files={".env.local": 'CRON_SECRET="quoted secret"\n'})
     srv.check_error(srv.get("/api/cron/process-integration-jobs"), 401)
     srv.batch(headers={"Authorization": "Bearer quoted secret"})
+
+
+AWS_NAMES = ("AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+@pytest.mark.skipif(not conftest.ON_S3, reason="needs the S3 server of `make api-pg`")
+def test_s3_settings_from_dotenv_reach_the_blob_store_not_processors(make_server):
+    """AWS_* in .env configure the S3 store like any setting in .env, and, like the others,
+    stay out of the environment that command processors inherit."""
+    outer = {n: os.environ[n] for n in AWS_NAMES if n in os.environ}
+    assert "AWS_ACCESS_KEY_ID" in outer, "make api-pg sets the AWS_* variables"
+    dotenv = "".join(f"{n}={v}\n" for n, v in outer.items())
+    conf = {"processors": {"envdump": {"command": ["sh", "-c", "env > seen-env.txt"]}}}
+    srv = make_server(env={**{n: None for n in AWS_NAMES}, "SLUICE_INLINE_MAX_BYTES": "0"},
+                      files={".env": dotenv, "sluice.json": json.dumps(conf)})
+    data = b"stored through credentials from .env 5d1c"
+    job = srv.upload_one("e.txt", data, type="envdump")
+    body = srv.batch()
+    assert body["succeeded"] == 1, body
+    seen = (srv.workdir / "seen-env.txt").read_text()
+    for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert f"{n}=" not in seen, f"{n} from .env leaked into a processor's environment"
+    got = srv.get(f"/api/integration/jobs/{job['id']}/file")
+    assert got.status_code == 200 and got.content == data, got.status_code

@@ -7,8 +7,6 @@ also checks the format's rules (HELP/TYPE before samples, cumulative histogram b
 
 import re
 
-import pytest
-
 import conftest
 
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
@@ -114,11 +112,13 @@ def test_metrics_need_the_api_token_when_one_is_set(make_server):
     assert value(samples, "sluice_uploads_total") == 0
 
 
-@pytest.mark.skipif(conftest.PG_URL is not None, reason="shares one SQLite file between servers")
 def test_job_gauges_are_the_stores_on_every_node(make_server, tmp_path):
+    """Two servers on one store (one SQLite file, or one PostgreSQL schema and bucket prefix)."""
     shared = tmp_path / "shared-data"
-    env = {"SLUICE_DATA_DIR": str(shared)}
-    a, b = make_server(env=env), make_server(env=env)
+    a = make_server(env={"SLUICE_DATA_DIR": str(shared)})
+    b = make_server(env={"SLUICE_DATA_DIR": str(shared)}, start=False)
+    b.database_url, b.blob_url = a.database_url, a.blob_url
+    b.start()
     a.upload([("one.txt", b"1"), ("two.txt", b"22")])
     sa, _ = scrape(a)
     sb, _ = scrape(b)
