@@ -75,6 +75,21 @@ N_FILES = 1000
 FILES_PER_REQUEST = 10
 
 
+def metrics(node):
+    """A node's /metrics samples as {(name, ((label, value), ...) sorted): value}."""
+    r = requests.get(node.url("/metrics"), timeout=30)
+    assert r.status_code == 200, r.text[:200]
+    out = {}
+    for line in r.text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
+        assert m, line
+        labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', m.group(2) or "")))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
 def test_a_thousand_jobs_on_three_nodes_complete_exactly_once(cluster):
     side = cluster.root / "side.log"
     conf = {"processors": {"sidefx": command_processor(side_effect_script(side))}}
@@ -158,6 +173,22 @@ def test_a_thousand_jobs_on_three_nodes_complete_exactly_once(cluster):
     done = all_jobs(nodes[1], status="completed")
     assert len(done) == N_FILES and {j["id"] for j in done} == set(uploaded)
     assert all(j["attempts"] == 0 and j["completedAt"] for j in done)
+
+    # /metrics: every node reports the cluster's jobs; the event counters, added up over the
+    # nodes, count each upload and each job once.
+    scraped = [metrics(n) for n in nodes]
+    for n, m in zip(nodes, scraped):
+        assert m.get(("sluice_jobs", (("status", "completed"), ("type", "sidefx")))) == N_FILES, \
+            f"{n.name}: {[(k, v) for k, v in m.items() if k[0] == 'sluice_jobs']}"
+    def total(name, *labels):
+        return sum(m.get((name, tuple(labels)), 0) for m in scraped)
+    assert total("sluice_upload_files_total") == N_FILES
+    assert total("sluice_uploads_total") == len(chunks)
+    assert total("sluice_jobs_processed_total", ("outcome", "completed")) == N_FILES
+    assert total("sluice_job_processing_seconds_count") == N_FILES
+    assert total("sluice_batch_runs_total") == len(results)
+    assert all(m.get(("sluice_jobs_processed_total", (("outcome", "completed"),)), 0) > 0
+               for m in scraped), "every node ran jobs, and says so"
 
 
 # ----------------------------------------------------------------------------- kill -9
