@@ -37,7 +37,7 @@ FUZZ_BINS    := $(patsubst %,build-fuzz/fuzz/%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 300
 
 .PHONY: all run test check unit contract blob-contract api api-pg cluster ui-test asan deps format \
-        clean lint bench fuzz fuzz-short fuzz-build
+        clean lint bench fuzz fuzz-short fuzz-build soak soak-short valgrind valgrind-short
 
 all: $(BUILD)/sluice
 
@@ -87,6 +87,7 @@ run: deps
 test: deps
 	$(MAKE) lint
 	$(MAKE) check BUILD=build
+	$(MAKE) soak-short valgrind-short BUILD=build
 	$(MAKE) check BUILD=build-asan SANITIZE=1
 	$(MAKE) fuzz-short
 
@@ -114,6 +115,33 @@ blob-contract: $(BUILD)/tests/contract/test_blob_contract
 
 api: $(BUILD)/sluice
 	SLUICE_BIN=$(abspath $(BUILD)/sluice) $(PYTHON) -m pytest -q tests/api
+
+# Soak (bench/soak.sh): sluice on its defaults under 64 connections of mixed uploads and reads, with
+# batches meanwhile; fails on any failed request, on RSS growth, on descriptors left open.
+soak: $(BUILD)/sluice
+	SLUICE_BIN=$(abspath $(BUILD)/sluice) bash bench/soak.sh 60
+
+soak-short: $(BUILD)/sluice
+	SLUICE_BIN=$(abspath $(BUILD)/sluice) bash bench/soak.sh 15
+
+# The API suite with every sluice process under valgrind memcheck (plain build only): a memory
+# error or a definite leak fails the test that caused it (scripts/valgrind-sluice.sh and the
+# plugin tests/api/test_hardening_valgrind.py). test_xls_isolation is left out: its XLS child is
+# /proc/self/exe, valgrind itself when the server runs under it. valgrind-short, a subset of a
+# few minutes, runs in make test; reports land in $(BUILD)/valgrind.
+VALGRIND_TESTS ?= tests/api --ignore=tests/api/test_xls_isolation.py
+VALGRIND_SHORT := tests/api/test_upload.py tests/api/test_hardening.py tests/api/test_jobs.py \
+                  tests/api/test_batch.py tests/api/test_hardening_valgrind.py
+
+valgrind: $(BUILD)/sluice
+	@command -v valgrind >/dev/null || { echo "valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
+	rm -rf $(BUILD)/valgrind
+	VG_SLUICE_BIN=$(abspath $(BUILD)/sluice) VG_SLUICE_LOG_DIR=$(abspath $(BUILD)/valgrind) \
+	  SLUICE_BIN=$(abspath scripts/valgrind-sluice.sh) PYTHONPATH=$(abspath tests/api) \
+	  $(PYTHON) -m pytest -q -p test_hardening_valgrind $(VALGRIND_TESTS)
+
+valgrind-short:
+	$(MAKE) valgrind VALGRIND_TESTS="$(VALGRIND_SHORT)"
 
 # The API suite again on a throwaway PostgreSQL cluster and s3rver: every test server gets its own
 # schema and bucket prefix (tests/api/conftest.py).
