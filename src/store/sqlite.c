@@ -11,11 +11,13 @@
 #include "store/sqlite_int.h"
 #include "store/sqlite_schema.h"
 #include "util/fsutil.h"
+#include "util/timeutil.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -120,6 +122,37 @@ void sq_rollback(struct sqlite_store *ss)
         sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int sq_write_lock(struct sqlite_store *ss, struct sl_error *err)
+{
+    int64_t deadline = sl_mono_ms() + BUSY_TIMEOUT_MS;
+    long nap_us = 100;
+    for (;;) {
+        pthread_mutex_lock(&ss->lock);
+        /* try once, without SQLite's own waiting, which would hold our mutex meanwhile */
+        sqlite3_busy_timeout(ss->db, 0);
+        int r = sqlite3_exec(ss->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        sqlite3_busy_timeout(ss->db, BUSY_TIMEOUT_MS);
+        if (r == SQLITE_OK)
+            return 0;
+        if ((r & 0xff) != SQLITE_BUSY || sl_mono_ms() >= deadline)
+            return sq_db_fail(ss, err, "begin a write");
+        pthread_mutex_unlock(&ss->lock);
+        struct timespec ts = {0, nap_us * 1000};
+        nanosleep(&ts, NULL);
+        nap_us = nap_us < 10000 ? nap_us * 2 : 20000;
+    }
+}
+
+int sq_write_unlock(struct sqlite_store *ss, int rc, struct sl_error *err)
+{
+    if (rc == 0)
+        rc = sq_exec(ss, "COMMIT", err);
+    if (rc)
+        sq_rollback(ss);
+    pthread_mutex_unlock(&ss->lock);
+    return rc;
+}
+
 char *sq_col_strdup(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
@@ -196,8 +229,7 @@ static int sq_migrate(struct sl_store *s, struct sl_error *err)
     sqlite3_stmt *st = NULL;
     int rc, version;
 
-    pthread_mutex_lock(&ss->lock);
-    if ((rc = sq_exec(ss, "BEGIN IMMEDIATE", err)) != 0)
+    if ((rc = sq_write_lock(ss, err)) != 0)
         goto out;
     if ((rc = sq_prepare(ss, "PRAGMA user_version", &st, err)) != 0)
         goto out;
@@ -234,16 +266,17 @@ static int sq_release_expired(struct sl_store *s, int64_t now, int *rescued, str
     int rc;
 
     *rescued = 0;
-    pthread_mutex_lock(&ss->lock);
-    rc = sq_prepare(
-        ss,
-        "UPDATE jobs SET attempts = attempts + 1,"
-        " status = CASE WHEN attempts + 1 >= max_attempts THEN 'failed' ELSE 'pending' END,"
-        " completed_at = CASE WHEN attempts + 1 >= max_attempts THEN ?1 END,"
-        " due_at = ?1, lease_until = NULL,"
-        " error = 'lease expired: the worker stopped before finishing the job'"
-        " WHERE status = 'processing' AND lease_until < ?1",
-        &st, err);
+    rc = sq_write_lock(ss, err);
+    if (rc == 0)
+        rc = sq_prepare(
+            ss,
+            "UPDATE jobs SET attempts = attempts + 1,"
+            " status = CASE WHEN attempts + 1 >= max_attempts THEN 'failed' ELSE 'pending' END,"
+            " completed_at = CASE WHEN attempts + 1 >= max_attempts THEN ?1 END,"
+            " due_at = ?1, lease_until = NULL,"
+            " error = 'lease expired: the worker stopped before finishing the job'"
+            " WHERE status = 'processing' AND lease_until < ?1",
+            &st, err);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, now);
         rc = step_done(ss, st, err);
@@ -251,8 +284,7 @@ static int sq_release_expired(struct sl_store *s, int64_t now, int *rescued, str
             *rescued = sqlite3_changes(ss->db);
     }
     sq_finalize(ss, st);
-    pthread_mutex_unlock(&ss->lock);
-    return rc;
+    return sq_write_unlock(ss, rc, err);
 }
 
 /*
@@ -300,9 +332,7 @@ static int sq_claim(struct sl_store *s, int64_t now, int limit, int64_t lease_ms
     ids = calloc((size_t)limit, sizeof *ids);
     if (!ids)
         return SL_ENOMEM;
-    pthread_mutex_lock(&ss->lock);
-    if ((rc = sq_exec(ss, "BEGIN IMMEDIATE", err)) ||
-        (rc = pick_ids(ss, now, limit, ids, &count, err)))
+    if ((rc = sq_write_lock(ss, err)) || (rc = pick_ids(ss, now, limit, ids, &count, err)))
         goto out;
     rc = sq_prepare(ss,
                     "UPDATE jobs SET status = 'processing', started_at = ?2, lease_until = ?3,"
@@ -353,8 +383,9 @@ static int sq_heartbeat(struct sl_store *s, const char *id, int64_t fence, int64
 {
     struct sqlite_store *ss = cast(s);
     sqlite3_stmt *st = NULL;
-    pthread_mutex_lock(&ss->lock);
-    int rc = sq_prepare(ss,
+    int rc = sq_write_lock(ss, err);
+    if (rc == 0)
+        rc = sq_prepare(ss,
                         "UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND fence = ?2"
                         " AND status = 'processing'",
                         &st, err);
@@ -365,8 +396,7 @@ static int sq_heartbeat(struct sl_store *s, const char *id, int64_t fence, int64
         rc = fenced_update(ss, st, err);
     }
     sq_finalize(ss, st);
-    pthread_mutex_unlock(&ss->lock);
-    return rc;
+    return sq_write_unlock(ss, rc, err);
 }
 
 int sq_progress(struct sl_store *s, const char *id, int64_t fence, const char *result,
@@ -374,8 +404,9 @@ int sq_progress(struct sl_store *s, const char *id, int64_t fence, const char *r
 {
     struct sqlite_store *ss = cast(s);
     sqlite3_stmt *st = NULL;
-    pthread_mutex_lock(&ss->lock);
-    int rc = sq_prepare(ss,
+    int rc = sq_write_lock(ss, err);
+    if (rc == 0)
+        rc = sq_prepare(ss,
                         "UPDATE jobs SET result = ?3 WHERE id = ?1 AND fence = ?2"
                         " AND status = 'processing'",
                         &st, err);
@@ -386,8 +417,7 @@ int sq_progress(struct sl_store *s, const char *id, int64_t fence, const char *r
         rc = fenced_update(ss, st, err);
     }
     sq_finalize(ss, st);
-    pthread_mutex_unlock(&ss->lock);
-    return rc;
+    return sq_write_unlock(ss, rc, err);
 }
 
 static int sq_complete(struct sl_store *s, const char *id, int64_t fence, int64_t now,
@@ -395,8 +425,9 @@ static int sq_complete(struct sl_store *s, const char *id, int64_t fence, int64_
 {
     struct sqlite_store *ss = cast(s);
     sqlite3_stmt *st = NULL;
-    pthread_mutex_lock(&ss->lock);
-    int rc = sq_prepare(ss,
+    int rc = sq_write_lock(ss, err);
+    if (rc == 0)
+        rc = sq_prepare(ss,
                         "UPDATE jobs SET status = 'completed', completed_at = ?3,"
                         " processing_ms = ?4, result = ?5, lease_until = NULL"
                         " WHERE id = ?1 AND fence = ?2 AND status = 'processing'",
@@ -410,8 +441,7 @@ static int sq_complete(struct sl_store *s, const char *id, int64_t fence, int64_
         rc = fenced_update(ss, st, err);
     }
     sq_finalize(ss, st);
-    pthread_mutex_unlock(&ss->lock);
-    return rc;
+    return sq_write_unlock(ss, rc, err);
 }
 
 static int sq_fail(struct sl_store *s, const char *id, int64_t fence, int64_t now,
@@ -420,16 +450,17 @@ static int sq_fail(struct sl_store *s, const char *id, int64_t fence, int64_t no
 {
     struct sqlite_store *ss = cast(s);
     sqlite3_stmt *st = NULL;
-    pthread_mutex_lock(&ss->lock);
-    int rc = sq_prepare(
-        ss,
-        "UPDATE jobs SET attempts = attempts + 1,"
-        " status = CASE WHEN attempts + 1 >= max_attempts THEN 'failed' ELSE 'pending' END,"
-        " completed_at = CASE WHEN attempts + 1 >= max_attempts THEN ?3 END,"
-        " due_at = CASE WHEN attempts + 1 >= max_attempts THEN due_at ELSE ?6 END,"
-        " processing_ms = ?4, error = ?5, lease_until = NULL"
-        " WHERE id = ?1 AND fence = ?2 AND status = 'processing' RETURNING status",
-        &st, err);
+    int rc = sq_write_lock(ss, err);
+    if (rc == 0)
+        rc = sq_prepare(
+            ss,
+            "UPDATE jobs SET attempts = attempts + 1,"
+            " status = CASE WHEN attempts + 1 >= max_attempts THEN 'failed' ELSE 'pending' END,"
+            " completed_at = CASE WHEN attempts + 1 >= max_attempts THEN ?3 END,"
+            " due_at = CASE WHEN attempts + 1 >= max_attempts THEN due_at ELSE ?6 END,"
+            " processing_ms = ?4, error = ?5, lease_until = NULL"
+            " WHERE id = ?1 AND fence = ?2 AND status = 'processing' RETURNING status",
+            &st, err);
     if (rc == 0) {
         sq_bind_text(st, 1, id);
         sqlite3_bind_int64(st, 2, fence);
@@ -449,16 +480,16 @@ static int sq_fail(struct sl_store *s, const char *id, int64_t fence, int64_t no
             rc = sq_db_fail(ss, err, "fail update");
     }
     sq_finalize(ss, st);
-    pthread_mutex_unlock(&ss->lock);
-    return rc;
+    return sq_write_unlock(ss, rc, err);
 }
 
 static int sq_release(struct sl_store *s, const char *id, int64_t fence, struct sl_error *err)
 {
     struct sqlite_store *ss = cast(s);
     sqlite3_stmt *st = NULL;
-    pthread_mutex_lock(&ss->lock);
-    int rc = sq_prepare(ss,
+    int rc = sq_write_lock(ss, err);
+    if (rc == 0)
+        rc = sq_prepare(ss,
                         "UPDATE jobs SET status = 'pending', lease_until = NULL"
                         " WHERE id = ?1 AND fence = ?2 AND status = 'processing'",
                         &st, err);
@@ -468,8 +499,7 @@ static int sq_release(struct sl_store *s, const char *id, int64_t fence, struct 
         rc = fenced_update(ss, st, err);
     }
     sq_finalize(ss, st);
-    pthread_mutex_unlock(&ss->lock);
-    return rc;
+    return sq_write_unlock(ss, rc, err);
 }
 
 /* ---- reads ----------------------------------------------------------------------------- */
@@ -574,8 +604,7 @@ static int sq_retry_job(struct sl_store *s, const char *id, int64_t now, struct 
     int rc;
 
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&ss->lock);
-    if ((rc = sq_exec(ss, "BEGIN IMMEDIATE", err)) != 0)
+    if ((rc = sq_write_lock(ss, err)) != 0)
         goto out;
     rc = sq_prepare(ss,
                     "UPDATE jobs SET status = 'pending', attempts = 0, due_at = ?2,"
@@ -609,8 +638,7 @@ static int sq_cancel_job(struct sl_store *s, const char *id, struct sl_job *out,
     int rc;
 
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&ss->lock);
-    if ((rc = sq_exec(ss, "BEGIN IMMEDIATE", err)) != 0 || (rc = get_locked(ss, id, out, err)) != 0)
+    if ((rc = sq_write_lock(ss, err)) != 0 || (rc = get_locked(ss, id, out, err)) != 0)
         goto out;
     if (out->status != SL_JOB_PENDING) {
         rc = sl_err_set(err, SL_ECONFLICT, "job %s is %s; only a pending job can be cancelled", id,

@@ -45,8 +45,7 @@ int sq_cron_claim(struct sl_store *s, const char *path, int64_t slot_at, int64_t
     struct sqlite_store *ss = (struct sqlite_store *)s;
     sqlite3_stmt *st;
     *won = 0;
-    pthread_mutex_lock(&ss->lock);
-    int rc = sq_exec(ss, "BEGIN IMMEDIATE", err);
+    int rc = sq_write_lock(ss, err);
     if (rc == 0)
         rc = sq_prepare(ss,
                         "INSERT OR IGNORE INTO cron_slots (path, slot_at, claimed_at, node)"
@@ -80,8 +79,9 @@ int sq_cron_record(struct sl_store *s, const char *path, int64_t slot_at, int st
 {
     struct sqlite_store *ss = (struct sqlite_store *)s;
     sqlite3_stmt *st;
-    pthread_mutex_lock(&ss->lock);
-    int rc = sq_prepare(ss,
+    int rc = sq_write_lock(ss, err);
+    if (rc == 0)
+        rc = sq_prepare(ss,
                         "UPDATE cron_slots SET status = ?3, duration_ms = ?4, skipped = ?5"
                         " WHERE path = ?1 AND slot_at = ?2",
                         &st, err);
@@ -95,8 +95,7 @@ int sq_cron_record(struct sl_store *s, const char *path, int64_t slot_at, int st
             rc = sq_db_fail(ss, err, "cron record");
         sq_finalize(ss, st);
     }
-    pthread_mutex_unlock(&ss->lock);
-    return rc;
+    return sq_write_unlock(ss, rc, err);
 }
 
 int sq_cron_last_run(struct sl_store *s, const char *path, int64_t *at, struct sl_error *err)

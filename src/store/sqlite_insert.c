@@ -83,8 +83,7 @@ static void commit_group(struct sqlite_store *ss, struct insert_req *batch)
 {
     sqlite3_stmt *job = NULL, *blob = NULL;
     struct sl_error err = {0};
-    pthread_mutex_lock(&ss->lock);
-    int rc = sq_exec(ss, "BEGIN IMMEDIATE", &err);
+    int rc = sq_write_lock(ss, &err);
     if (rc == 0)
         rc = sq_prepare(ss,
                         "INSERT INTO jobs (id, upload_id, tenant, type, status, file_name, "

@@ -56,6 +56,17 @@ void sq_cache_clear(struct sqlite_store *ss);
 void sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* Rolls back the open transaction, if any. */
 void sq_rollback(struct sqlite_store *ss);
+/*
+ * Takes the store's mutex and SQLite's write lock (BEGIN IMMEDIATE). While another process
+ * holds the file's write lock it waits, up to the busy timeout, with the mutex released, so this
+ * process's reads (health, queue, stats) go on meanwhile. Returns with the mutex held either
+ * way: 0 with a write transaction open, or an error (SQLITE_BUSY past the timeout: "database is
+ * locked") with none.
+ */
+int sq_write_lock(struct sqlite_store *ss, struct sl_error *err);
+/* Commits (rc 0) or rolls back the write transaction, releases the mutex; returns rc, or the
+ * commit's error. */
+int sq_write_unlock(struct sqlite_store *ss, int rc, struct sl_error *err);
 char *sq_col_strdup(sqlite3_stmt *st, int i);
 void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap);
 /* A nullable time column: 0 for NULL. */
