@@ -9,7 +9,7 @@ PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto libzip expat freexl 
 
 CFLAGS_BASE = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
               -g -Isrc $(shell pkg-config --cflags $(PKGS))
-LDLIBS      = $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread -lm
+LDLIBS      = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 ifeq ($(FUZZ),1)
   # libFuzzer builds (clang only): the library is instrumented, the targets link the fuzzer main.
   CFLAGS  = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer \

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential make pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
-  libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libyajl-dev
+  libzip-dev libexpat1-dev libfreexl-dev libyajl-dev
   libcmocka-dev libxlsxwriter-dev python3-openpyxl python3-xlwt
   python3 python3-pytest python3-requests
   sqlite3 curl bc time wrk hey
