@@ -1,8 +1,13 @@
 /*
- * The import hot path writes each record's JSON text itself, into one arena per batch (see
- * util/jsontext.h), rather than building a jansson object per row: per-row allocations were the
- * largest cost after SQLite itself (bench/import.sh). Values a schema converts are still jansson
- * values, encoded into the same arena.
+ * The import hot path writes each record's JSON text itself, straight into one arena per batch
+ * (see util/jsontext.h), rather than building a jansson object per row: per-row allocations were
+ * the largest cost after SQLite itself (bench/import.sh). Values a schema converts are still
+ * jansson values, encoded into the same arena. Column names are escaped once and reused while
+ * they stay the same; text with nothing to escape is copied whole.
+ *
+ * A batch is one store transaction: up to SL_IMPORT_BATCH_ROWS records or SL_IMPORT_BATCH_BYTES
+ * of text, whichever comes first. Fewer, larger commits cost fewer fsyncs (every commit is
+ * durable) and let the store write each page it touches once per batch.
  */
 #include "core/jobfile.h"
 #include "import/importer.h"
@@ -19,10 +24,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define PROGRESS_EVERY_MS 1000
 #define KEY_MAX           512
 #define ARENA_MAX         ((size_t)1 << 30)  /* a batch's text; far above any real batch */
 #define ROW_MAX           ((size_t)64 << 20) /* one record's JSON text */
+#define NAME_CACHE        256                /* columns whose escaped names are kept */
+
+/* A column name as JSON text ("name":), kept while the column at that place keeps its name. */
+struct name {
+    char *raw, *json; /* the name; its escaped text with the colon */
+    size_t raw_len, json_len;
+};
 
 struct import {
     struct sl_proc_ctx *ctx;
@@ -31,15 +47,18 @@ struct import {
     int64_t total, success, error_rows, created, updated, error_seq;
     /* The batch: record texts and keys live in the arena, at these offsets. */
     struct sl_buf arena;
-    size_t key_off[SL_IMPORT_BATCH_ROWS], text_off[SL_IMPORT_BATCH_ROWS];
-    struct sl_record_in recs[SL_IMPORT_BATCH_ROWS];
+    size_t *key_off, *text_off;
+    struct sl_record_in *recs;
     size_t nrecs;
-    struct sl_row_error errs[SL_IMPORT_BATCH_ROWS];
-    char *err_text[SL_IMPORT_BATCH_ROWS][3]; /* owned field, value, message */
+    struct sl_row_error *errs;
+    char *(*err_text)[3]; /* owned field, value, message */
     size_t nerrs;
-    /* The row being built. */
-    struct sl_buf row;
+    /* The row being built, in the arena from row_at on. */
+    size_t row_at;
     char key[KEY_MAX];
+    char key_prefix[SL_UUID_MAX + 2]; /* "<jobId>:" */
+    size_t key_prefix_len;
+    struct name names[NAME_CACHE];
     unsigned char *seen;    /* per schema field: present in this row */
     json_t *summary_errors; /* the first SL_IMPORT_SUMMARY_ERRORS */
     int64_t last_progress;
@@ -53,6 +72,8 @@ static void free_errors(struct import *im)
     im->nerrs = 0;
 }
 
+/* Writes the batch (records, then row errors) and empties it. A row error can end a batch in the
+ * middle of a row: that row is bad, so its text, dropped here, was not to be kept anyway. */
 static int flush(struct import *im, struct sl_error *err)
 {
     const struct sl_job *job = im->ctx->job;
@@ -70,6 +91,7 @@ static int flush(struct import *im, struct sl_error *err)
     }
     im->nrecs = 0;
     sl_buf_reset(&im->arena);
+    im->row_at = 0;
     free_errors(im);
     return rc;
 }
@@ -120,23 +142,133 @@ static int add_error(struct import *im, int64_t row, const char *field, const st
     return t[2] ? 0 : SL_ENOMEM;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Writing JSON text into the arena
+ */
+
+/* Room for n more bytes at the end of b; NULL with *rc SL_ETOO_LARGE or SL_ENOMEM. The caller
+ * adds to b->len and puts the NUL back. */
+static char *reserve(struct sl_buf *b, size_t n, int *rc)
+{
+    if (n > b->cap - b->len) {
+        *rc = SL_ETOO_LARGE;
+        return NULL;
+    }
+    if (b->len + n + 1 > b->alloc) {
+        size_t want = b->alloc ? b->alloc : 4096;
+        while (want < b->len + n + 1)
+            want *= 2;
+        char *grown = realloc(b->data, want);
+        if (!grown) {
+            *rc = SL_ENOMEM;
+            return NULL;
+        }
+        b->data = grown;
+        b->alloc = want;
+    }
+    return b->data + b->len;
+}
+
+/* 1 when s[0..n) is ASCII with nothing to escape in JSON (no control byte, quote or backslash). */
+static int plain_ascii(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        /* signed: bytes from 0x80 are negative, so below 0x20 too */
+        __m128i odd =
+            _mm_or_si128(_mm_cmplt_epi8(x, space),
+                         _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)));
+        if (_mm_movemask_epi8(odd))
+            return 0;
+    }
+#endif
+    for (; i < n; i++)
+        if (s[i] < 0x20 || s[i] >= 0x80 || s[i] == '"' || s[i] == '\\')
+            return 0;
+    return 1;
+}
+
+static int append_bytes(struct sl_buf *b, const char *s, size_t n)
+{
+    int rc = 0;
+    char *p = reserve(b, n, &rc);
+    if (!p)
+        return rc;
+    memcpy(p, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* Appends s[0..n) as a JSON string: copied whole when it needs no escaping, else through
+ * sl_json_append_string (which also checks UTF-8). SL_EINVALID when it is not valid UTF-8. */
+static int append_string(struct sl_buf *b, const char *s, size_t n)
+{
+    if (!plain_ascii((const unsigned char *)s, n))
+        return sl_json_append_string(b, s, n);
+    int rc = 0;
+    char *p = reserve(b, n + 2, &rc);
+    if (!p)
+        return rc;
+    p[0] = '"';
+    memcpy(p + 1, s, n);
+    p[n + 1] = '"';
+    b->len += n + 2;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* Appends the i-th column's name as `"name":`, escaped once while that column keeps its name.
+ * SL_EINVALID when the name is not valid UTF-8. */
+static int append_name(struct import *im, size_t i, const char *name)
+{
+    size_t n = strlen(name);
+    struct name *c = i < NAME_CACHE ? &im->names[i] : NULL;
+    if (c && c->json && c->raw_len == n && memcmp(c->raw, name, n) == 0)
+        return append_bytes(&im->arena, c->json, c->json_len);
+    struct sl_buf t;
+    sl_buf_init(&t, ROW_MAX);
+    int rc = sl_json_append_string(&t, name, n);
+    if (rc == 0)
+        rc = sl_buf_putc(&t, ':');
+    if (rc == 0)
+        rc = append_bytes(&im->arena, t.data, t.len);
+    if (rc == 0 && c) { /* keep it for the next rows */
+        char *raw = malloc(n + 1);
+        if (raw) {
+            memcpy(raw, name, n + 1);
+            free(c->raw);
+            free(c->json);
+            *c = (struct name){raw, t.data, n, t.len};
+            return 0;
+        }
+    }
+    sl_buf_fini(&t);
+    return rc;
+}
+
 /* Appends a cell's value without a schema: strings, numbers, booleans and nested JSON as they
  * are, empty cells as null. SL_EINVALID when the text is not valid UTF-8. */
 static int append_raw(struct sl_buf *b, const struct sl_field *c)
 {
     switch (c->kind) {
     case SL_CELL_EMPTY:
-        return sl_buf_puts(b, "null");
+        return append_bytes(b, "null", 4);
     case SL_CELL_BOOL:
-        return sl_buf_puts(b, c->len == 4 && memcmp(c->value, "true", 4) == 0 ? "true" : "false");
+        return c->len == 4 && memcmp(c->value, "true", 4) == 0 ? append_bytes(b, "true", 4)
+                                                               : append_bytes(b, "false", 5);
     case SL_CELL_NUMBER:
         if (sl_json_number_valid(c->value, c->len))
-            return sl_buf_append(b, c->value, c->len);
-        return sl_json_append_string(b, c->value, c->len);
+            return append_bytes(b, c->value, c->len);
+        return append_string(b, c->value, c->len);
     case SL_CELL_JSON: /* the JSON readers re-serialise nested values: valid, compact */
-        return sl_buf_append(b, c->value, c->len);
+        return append_bytes(b, c->value, c->len);
     default:
-        return sl_json_append_string(b, c->value, c->len);
+        return append_string(b, c->value, c->len);
     }
 }
 
@@ -146,7 +278,7 @@ static int append_value(struct import *im, const struct sl_schema_field *f, json
     int rc;
     int is_key = im->schema->key && strcmp(f->name, im->schema->key) == 0;
     if (json_is_string(v)) {
-        rc = sl_json_append_string(&im->row, json_string_value(v), json_string_length(v));
+        rc = append_string(&im->arena, json_string_value(v), json_string_length(v));
         if (is_key && json_string_length(v) > 0 && json_string_length(v) < KEY_MAX)
             snprintf(im->key, sizeof im->key, "%s", json_string_value(v));
         return rc;
@@ -156,9 +288,9 @@ static int append_value(struct import *im, const struct sl_schema_field *f, json
     char tmp[64];
     size_t n = json_dumpb(v, tmp, sizeof tmp, JSON_ENCODE_ANY | JSON_COMPACT);
     if (n <= sizeof tmp)
-        return sl_buf_append(&im->row, tmp, n);
+        return append_bytes(&im->arena, tmp, n);
     char *big = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    rc = big ? sl_buf_puts(&im->row, big) : SL_ENOMEM;
+    rc = big ? sl_buf_puts(&im->arena, big) : SL_ENOMEM;
     free(big);
     return rc;
 }
@@ -180,10 +312,10 @@ static int convert_cell(struct import *im, const struct sl_row *row, const struc
         rc = append_value(im, f, v);
         json_decref(v);
     } else if (im->schema) { /* columns the schema does not name are kept as strings */
-        rc = cell->kind == SL_CELL_EMPTY ? sl_buf_puts(&im->row, "null")
-                                         : sl_json_append_string(&im->row, cell->value, cell->len);
+        rc = cell->kind == SL_CELL_EMPTY ? append_bytes(&im->arena, "null", 4)
+                                         : append_string(&im->arena, cell->value, cell->len);
     } else {
-        rc = append_raw(&im->row, cell);
+        rc = append_raw(&im->arena, cell);
     }
     if (rc == SL_EINVALID) {
         *bad = 1;
@@ -206,55 +338,75 @@ static int check_missing(struct import *im, const struct sl_row *row, int *bad,
     return rc;
 }
 
-/* Builds the row's JSON object text in im->row; *bad when a value was refused. */
+/* Builds the row's JSON object text at the end of the arena, from row_at on; *bad when a value
+ * was refused. */
 static int encode_row(struct import *im, const struct sl_row *row, int *bad, struct sl_error *err)
 {
-    int rc = 0;
-    sl_buf_reset(&im->row);
+    int rc;
+    im->row_at = im->arena.len;
     im->key[0] = '\0';
     if (im->schema)
         memset(im->seen, 0, im->schema->count);
-    rc = sl_buf_putc(&im->row, '{');
+    rc = append_bytes(&im->arena, "{", 1);
     for (size_t i = 0; rc == 0 && i < row->count; i++) {
         /* Every cell is converted even after a bad one, so a row reports all its errors; the
          * text of a bad row is simply not kept. */
         const struct sl_field *cell = &row->fields[i];
         if (i > 0)
-            rc = sl_buf_putc(&im->row, ',');
-        if (rc == 0 &&
-            (rc = sl_json_append_string(&im->row, cell->name, strlen(cell->name))) == SL_EINVALID) {
+            rc = append_bytes(&im->arena, ",", 1);
+        if (rc == 0 && (rc = append_name(im, i, cell->name)) == SL_EINVALID) {
             *bad = 1;
             rc = add_error(im, row->number, NULL, NULL, "a column name is not valid UTF-8", err);
+            if (rc == 0)
+                rc = append_bytes(&im->arena, "\"\":", 3);
         }
-        if (rc == 0 && (rc = sl_buf_putc(&im->row, ':')) == 0)
+        if (rc == 0)
             rc = convert_cell(im, row, cell, bad, err);
+        if (rc == 0 && im->arena.len - im->row_at > ROW_MAX)
+            rc = SL_ETOO_LARGE;
     }
     if (rc == 0)
         rc = check_missing(im, row, bad, err);
-    return rc ? rc : sl_buf_putc(&im->row, '}');
+    return rc ? rc : append_bytes(&im->arena, "}", 2); /* with the NUL that ends the text */
 }
 
-/* Moves the built row into the batch arena under its key. */
+/* Writes the decimal digits of v (>= 0) at p; returns how many. */
+static size_t put_decimal(char *p, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* Keeps the row just built (its text ends with its NUL) under its key, written after it. */
 static int keep_row(struct import *im, const struct sl_row *row, struct sl_error *err)
 {
-    char fallback[KEY_MAX];
-    const char *key = im->key;
-    if (!key[0]) {
-        snprintf(fallback, sizeof fallback, "%s:%lld", im->ctx->job->id, (long long)row->number);
-        key = fallback;
+    size_t text_off = im->row_at, key_off = im->arena.len;
+    int rc = 0;
+    char *p;
+    if (im->key[0]) {
+        rc = append_bytes(&im->arena, im->key, strlen(im->key) + 1);
+    } else if ((p = reserve(&im->arena, im->key_prefix_len + 24, &rc)) != NULL) {
+        memcpy(p, im->key_prefix, im->key_prefix_len); /* "<jobId>:<row>" */
+        size_t n = im->key_prefix_len + put_decimal(p + im->key_prefix_len, row->number);
+        p[n] = '\0';
+        im->arena.len += n + 1;
+        im->arena.data[im->arena.len] = '\0';
     }
-    size_t key_off = im->arena.len;
-    int rc = sl_buf_append(&im->arena, key, strlen(key) + 1);
-    size_t text_off = im->arena.len;
-    if (rc == 0)
-        rc = sl_buf_append(&im->arena, im->row.data, im->row.len + 1);
     if (rc)
         return rc;
     im->key_off[im->nrecs] = key_off;
     im->text_off[im->nrecs] = text_off;
     im->nrecs++;
     im->success++;
-    return im->nrecs == SL_IMPORT_BATCH_ROWS ? flush(im, err) : 0;
+    if (im->nrecs == SL_IMPORT_BATCH_ROWS || im->arena.len >= SL_IMPORT_BATCH_BYTES)
+        return flush(im, err);
+    return 0;
 }
 
 static int import_row(struct import *im, const struct sl_row *row, struct sl_error *err)
@@ -262,12 +414,13 @@ static int import_row(struct import *im, const struct sl_row *row, struct sl_err
     int bad = 0;
     int rc = encode_row(im, row, &bad, err);
     im->total++;
-    if (rc)
-        return rc;
-    if (bad) {
+    if (rc == 0 && bad) { /* the row's text is dropped */
+        im->arena.len = im->row_at;
+        im->arena.data[im->arena.len] = '\0';
         im->error_rows++;
-        return 0;
     }
+    if (rc || bad)
+        return rc;
     return keep_row(im, row, err);
 }
 
@@ -323,6 +476,25 @@ static int run(struct import *im, struct sl_error *err)
     return flush(im, err);
 }
 
+static void import_free(struct import *im)
+{
+    free_errors(im);
+    sl_buf_fini(&im->arena);
+    sl_reader_close(im->reader);
+    json_decref(im->summary_errors);
+    for (size_t i = 0; i < NAME_CACHE; i++) {
+        free(im->names[i].raw);
+        free(im->names[i].json);
+    }
+    free(im->key_off);
+    free(im->text_off);
+    free(im->recs);
+    free(im->errs);
+    free(im->err_text);
+    free(im->seen);
+    free(im);
+}
+
 static struct import *import_new(struct sl_proc_ctx *ctx)
 {
     struct import *im = calloc(1, sizeof *im);
@@ -332,27 +504,21 @@ static struct import *import_new(struct sl_proc_ctx *ctx)
     im->schema = ctx->arg;
     im->last_progress = sl_now_ms();
     sl_buf_init(&im->arena, ARENA_MAX);
-    sl_buf_init(&im->row, ROW_MAX);
+    im->key_prefix_len =
+        (size_t)snprintf(im->key_prefix, sizeof im->key_prefix, "%s:", ctx->job->id);
     im->summary_errors = json_array();
     im->seen = calloc(im->schema ? im->schema->count + 1 : 1, 1);
-    if (!im->summary_errors || !im->seen) {
-        json_decref(im->summary_errors);
-        free(im->seen);
-        free(im);
+    im->key_off = malloc(SL_IMPORT_BATCH_ROWS * sizeof *im->key_off);
+    im->text_off = malloc(SL_IMPORT_BATCH_ROWS * sizeof *im->text_off);
+    im->recs = malloc(SL_IMPORT_BATCH_ROWS * sizeof *im->recs);
+    im->errs = malloc(SL_IMPORT_BATCH_ROWS * sizeof *im->errs);
+    im->err_text = calloc(SL_IMPORT_BATCH_ROWS, sizeof *im->err_text);
+    if (!im->summary_errors || !im->seen || !im->key_off || !im->text_off || !im->recs ||
+        !im->errs || !im->err_text) {
+        import_free(im);
         return NULL;
     }
     return im;
-}
-
-static void import_free(struct import *im)
-{
-    free_errors(im);
-    sl_buf_fini(&im->arena);
-    sl_buf_fini(&im->row);
-    sl_reader_close(im->reader);
-    json_decref(im->summary_errors);
-    free(im->seen);
-    free(im);
 }
 
 int sl_proc_import(struct sl_proc_ctx *ctx, char **result, struct sl_error *err)

@@ -14,8 +14,9 @@
 
 #include "core/processor.h"
 
-#define SL_IMPORT_BATCH_ROWS     1000 /* records per store transaction */
-#define SL_IMPORT_SUMMARY_ERRORS 100  /* row errors kept in the result; all are in the store */
+#define SL_IMPORT_BATCH_ROWS     10000             /* records per store transaction, at most */
+#define SL_IMPORT_BATCH_BYTES    ((size_t)8 << 20) /* ... and about this much of their text */
+#define SL_IMPORT_SUMMARY_ERRORS 100 /* row errors kept in the result; all are in the store */
 
 int sl_proc_import(struct sl_proc_ctx *ctx, char **result, struct sl_error *err);
 

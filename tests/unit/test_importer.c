@@ -797,7 +797,7 @@ static void test_another_job_updates_the_records(void **state)
 static void test_rows_span_store_batches(void **state)
 {
     struct fx *f = *state;
-    const int rows = 2500;
+    const int batch = SL_IMPORT_BATCH_ROWS, rows = 2 * SL_IMPORT_BATCH_ROWS + 500;
     struct text t = {0};
     add(&t, "internalCode,name,year\n");
     for (int i = 1; i <= rows; i++)
@@ -808,7 +808,7 @@ static void test_rows_span_store_batches(void **state)
     json_t *s = import_ok(f, &f->machines);
     check_counts(s, "csv", rows, rows, 0, rows, 0);
     json_decref(s);
-    json_t *list = all_records(f, "default", "machines", 200);
+    json_t *list = all_records(f, "default", "machines", 2000);
     check_i64(json_array_size(list), rows);
     for (int i = 1; i <= rows; i++) {
         char key[32], want[128];
@@ -816,7 +816,8 @@ static void test_rows_span_store_batches(void **state)
         json_t *rec = json_array_get(list, (size_t)i - 1);
         check_str(json_string_value(json_object_get(rec, "key")), key);
         check_str(json_string_value(json_object_get(rec, "jobId")), f->job.id);
-        if (i == 1 || i == 1000 || i == 1001 || i == 2000 || i == 2001 || i == rows) {
+        if (i == 1 || i == batch || i == batch + 1 || i == 2 * batch || i == 2 * batch + 1 ||
+            i % 997 == 0 || i == rows) {
             snprintf(want, sizeof want,
                      "{\"internalCode\":\"%s\",\"name\":\"machine %d\",\"year\":%d}", key, i,
                      1900 + i % 100);
@@ -831,10 +832,161 @@ static void test_rows_span_store_batches(void **state)
     json_decref(s);
 }
 
+/* A batch also ends at SL_IMPORT_BATCH_BYTES of text: rows of 100 KB make several batches of
+ * fewer than SL_IMPORT_BATCH_ROWS rows. */
+static void test_large_rows_span_store_batches(void **state)
+{
+    struct fx *f = *state;
+    const int rows = 250, width = 100000;
+    char *note = malloc(width + 1);
+    assert_non_null(note);
+    struct text t = {0};
+    add(&t, "id,note,tail\n");
+    for (int i = 1; i <= rows; i++) {
+        memset(note, 'a' + i % 26, width);
+        note[width] = '\0';
+        add(&t, "%d,%s,end %d\n", i, note, i);
+    }
+    new_job(f, "default", "notes", "wide.csv", t.p, t.len);
+    free(t.p);
+    json_t *s = import_ok(f, NULL);
+    check_counts(s, "csv", rows, rows, 0, rows, 0);
+    json_decref(s);
+    for (int i = 1; i <= rows; i += 37) {
+        char key[80];
+        snprintf(key, sizeof key, "%s:%d", f->job.id, i);
+        json_t *data = record_data(f, "default", "notes", key, f->job.id);
+        assert_non_null(data);
+        memset(note, 'a' + i % 26, width);
+        check_str(json_string_value(json_object_get(data, "note")), note);
+        char tail[32];
+        snprintf(tail, sizeof tail, "end %d", i);
+        check_str(json_string_value(json_object_get(data, "tail")), tail);
+        json_decref(data);
+    }
+    free(note);
+}
+
+/* Good and bad rows alternate, the bad value in the middle of its row, for more than a batch of
+ * row errors: a full batch of errors (and the records before it) is written while a bad row is
+ * half built, and the good rows around it must come out whole. */
+static void test_errors_end_a_batch_in_the_middle_of_a_row(void **state)
+{
+    struct fx *f = *state;
+    const int rows = 2 * SL_IMPORT_BATCH_ROWS + 301;
+    struct text t = {0};
+    add(&t, "internalCode,name,year,kind\n");
+    for (int i = 1; i <= rows; i++) {
+        if (i % 2)
+            add(&t, "G-%05d,good %d,%d,preventive\n", i, i, 1950 + i % 50);
+        else
+            add(&t, "B-%05d,bad %d,year %d,corrective\n", i, i, i);
+    }
+    new_job(f, "default", "machines", "mixed.csv", t.p, t.len);
+    free(t.p);
+    json_t *s = import_ok(f, &f->machines);
+    int good = (rows + 1) / 2;
+    check_counts(s, "csv", rows, good, rows - good, good, 0);
+    json_decref(s);
+    json_t *list = all_records(f, "default", "machines", 5000);
+    check_i64(json_array_size(list), good);
+    for (int k = 0; k < good; k++) {
+        int i = 2 * k + 1;
+        char key[32], want[160];
+        snprintf(key, sizeof key, "G-%05d", i);
+        json_t *rec = json_array_get(list, (size_t)k);
+        check_str(json_string_value(json_object_get(rec, "key")), key);
+        snprintf(want, sizeof want,
+                 "{\"internalCode\":\"%s\",\"name\":\"good %d\",\"year\":%d,"
+                 "\"kind\":\"preventive\"}",
+                 key, i, 1950 + i % 50);
+        check_json(json_object_get(rec, "data"), want);
+    }
+    json_decref(list);
+    json_t *stored = all_errors(f, f->job.id, 3000);
+    check_i64(json_array_size(stored), rows - good);
+    for (int k = 0; k < rows - good; k += 101) {
+        char value[32];
+        snprintf(value, sizeof value, "year %d", 2 * k + 2);
+        check_error(json_array_get(stored, (size_t)k), 2 * k + 2, "year", value, "integer");
+    }
+    json_decref(stored);
+}
+
+/*
+ * The store's upsert (SQLite writes chunks of rows per statement) must count and write exactly as
+ * rows applied one by one would: random batches over a few keys, so that keys repeat within a
+ * chunk, within a batch and across batches, against a model that applies them one by one.
+ */
+static void test_upsert_counts_as_one_by_one(void **state)
+{
+    struct fx *f = *state;
+    enum { KEYS = 40 };
+    struct {
+        int exists;
+        char data[32], job[SL_UUID_MAX];
+        int64_t created_at, updated_at;
+    } model[KEYS];
+    memset(model, 0, sizeof model);
+    char jobs[2][SL_UUID_MAX], keys[KEYS][16], texts[80][32];
+    assert_int_equal(sl_uuid7(1000, jobs[0]), 0);
+    assert_int_equal(sl_uuid7(2000, jobs[1]), 0);
+    for (int k = 0; k < KEYS; k++)
+        snprintf(keys[k], sizeof keys[k], "k%02d", k);
+    uint32_t seed = 99;
+    struct sl_record_in recs[80];
+    for (int round = 0; round < 120; round++) {
+        size_t n = sl_test_next_random(&seed) % 80;
+        const char *job = jobs[round % 2];
+        int64_t now = 1700000000000 + round, want_c = 0, want_u = 0;
+        int span = round % 3 == 0 ? KEYS : 12; /* now and then few keys: many repeats */
+        for (size_t j = 0; j < n; j++) {
+            int k = (int)(sl_test_next_random(&seed) % (uint32_t)span);
+            snprintf(texts[j], sizeof texts[j], "{\"v\":%d}", round * 100 + (int)j);
+            recs[j] = (struct sl_record_in){keys[k], texts[j]};
+            if (model[k].exists) {
+                want_u++;
+            } else {
+                want_c++;
+                model[k].exists = 1;
+                model[k].created_at = now;
+            }
+            memcpy(model[k].data, texts[j], sizeof model[k].data);
+            snprintf(model[k].job, sizeof model[k].job, "%s", job);
+            model[k].updated_at = now;
+        }
+        int64_t created = 7, updated = 9;
+        struct sl_error err = {0};
+        check_rc(sl_store_upsert_records(f->s, "default", "model", job, recs, n, now, &created,
+                                         &updated, &err),
+                 0, &err);
+        if (created != 7 + want_c || updated != 9 + want_u)
+            fail_msg("round %d (%zu rows): created %lld updated %lld, expected %lld and %lld",
+                     round, n, (long long)(created - 7), (long long)(updated - 9),
+                     (long long)want_c, (long long)want_u);
+    }
+    for (int k = 0; k < KEYS; k++) {
+        struct sl_record r;
+        struct sl_error err = {0};
+        int rc = sl_store_get_record(f->s, "default", "model", keys[k], &r, &err);
+        if (!model[k].exists) {
+            check_rc(rc, SL_ENOT_FOUND, &err);
+            continue;
+        }
+        check_rc(rc, 0, &err);
+        check_str(r.data, model[k].data);
+        check_str(r.job_id, model[k].job);
+        check_i64(r.created_at, model[k].created_at);
+        check_i64(r.updated_at, model[k].updated_at);
+        sl_record_fini(&r);
+    }
+}
+
 static void test_more_than_100_row_errors(void **state)
 {
     struct fx *f = *state;
-    const int rows = 1300; /* every row bad (more than one store batch of them), then a good one */
+    const int rows = SL_IMPORT_BATCH_ROWS + 300; /* every row bad (more than one store batch of
+                                                    them), then a good one */
     struct text t = {0};
     add(&t, "internalCode,name,year\n");
     for (int i = 1; i <= rows; i++)
@@ -1222,6 +1374,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reimport_without_key_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_another_job_updates_the_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_span_store_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_rows_span_store_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_end_a_batch_in_the_middle_of_a_row, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_counts_as_one_by_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_more_than_100_row_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_files_fail_the_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_in_the_past, setup, teardown),
