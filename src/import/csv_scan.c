@@ -713,7 +713,7 @@ static inline __attribute__((always_inline)) void fast(struct sl_csv_scan *s, in
         /* A field ends at x: [fstart, x), its text between quotes when it starts with one. The
          * usual case costs no branch but this one: no blanks, escapes or line ends to handle,
          * not empty (odd bytes have a class that is not 0 or 4 mod 4). buf[-1] is padding. */
-        unsigned char c0 = buf[fstart], c1 = buf[x - 1], cx = buf[x];
+        unsigned char c0 = buf[fstart], c1 = *(buf + x - 1), cx = buf[x];
         size_t quoted = c0 == '"';
         size_t a = fstart + quoted, end = x - quoted;
         if (__builtin_expect(((s->cls[c0] | s->cls[c1]) & 3) | (odd & (((uint64_t)2 << bit) - 1)) |
