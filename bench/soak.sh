@@ -106,7 +106,9 @@ read -r batches_ok batches_busy batches_bad <"$work/batches"
 socket_errors=$(($(field connect) + $(field read) + $(field write) + $(field timeout)))
 errors=$(($(field non2xx) + socket_errors + batches_bad))
 
+# The sampler may have taken one more sample after wrk stopped: the last one under load is kept.
 samples=$(wc -l <"$work/samples")
+[ "$samples" -ge "$SECS" ] && samples=$((SECS - 1))
 sample() { sed -n "${1}p" "$work/samples"; } # line N: t rss fds
 first=$(sample 1)
 base=$(sample "$BASE")
