@@ -8,7 +8,7 @@ packages=(
   libzip-dev libexpat1-dev libfreexl-dev libyajl-dev
   libcmocka-dev libxlsxwriter-dev python3-openpyxl python3-xlwt
   python3 python3-pytest python3-requests
-  sqlite3 curl bc time wrk hey
+  sqlite3 curl bc time wrk hey valgrind
   chromium nodejs
   postgresql libpq-dev
 )

@@ -421,7 +421,8 @@ def test_a_body_trickled_inside_the_idle_timeout_is_cut_by_the_request_timeout(m
     finally:
         s.close()
     assert 2.5 <= waited < 6, f"cut after {waited:.1f}s; the limit is 3 s"
-    assert "SLUICE_REQUEST_TIMEOUT_SECONDS" in srv.log(), srv.log_tail()
+    wait_for(lambda: "SLUICE_REQUEST_TIMEOUT_SECONDS" in srv.log(), timeout=10,
+             what=lambda: f"the cut logged\n{srv.log_tail()}")
     srv.check(srv.get("/healthz"), 200)
     assert_nothing_stored(srv)
 

@@ -323,5 +323,8 @@ def test_scheduler_sends_the_cron_secret(make_cron_server):
     # ... and the scheduler's own calls get through.
     job = srv.upload_one("a.txt", b"processed by the scheduler with the secret")
     wait_completed(srv, job["id"], timeout=5)
+    # a slot's line is written once its call has answered, just after the job completed
+    wait_for(lambda: [w for _, p, w in srv.slots() if w.startswith("fired, status 200")],
+             timeout=10, what=lambda: f"a slot fired with status 200\n{srv.log_tail()}")
     fired = [w for _, p, w in srv.slots() if w.startswith("fired")]
     assert fired and all(w.startswith("fired, status 200") for w in fired), srv.log_tail()
