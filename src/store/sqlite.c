@@ -134,8 +134,13 @@ int sq_write_lock(struct sqlite_store *ss, struct sl_error *err)
         sqlite3_busy_timeout(ss->db, BUSY_TIMEOUT_MS);
         if (r == SQLITE_OK)
             return 0;
-        if ((r & 0xff) != SQLITE_BUSY || sl_mono_ms() >= deadline)
+        if ((r & 0xff) != SQLITE_BUSY)
             return sq_db_fail(ss, err, "begin a write");
+        if (sl_mono_ms() >= deadline)
+            return sl_err_set(err, SL_ESTORE,
+                              "the job store is busy: another process has held the SQLite "
+                              "database's write lock for over %d s; nothing was stored, try again",
+                              BUSY_TIMEOUT_MS / 1000);
         pthread_mutex_unlock(&ss->lock);
         struct timespec ts = {0, nap_us * 1000};
         nanosleep(&ts, NULL);
