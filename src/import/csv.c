@@ -1,11 +1,11 @@
 /*
  * csv: the CSV/TSV row reader (sl_reader_open_csv), on sluice's own tokenizer (csv_scan.h).
  *
- * DESIGN. The scanner reads the file a buffer at a time and hands out one row at a time, its
- * fields as slices of that buffer; this reader adds the header and the names. It holds one
- * buffer (256 KiB, more only while a single row does not fit) and the current row, whatever the
- * file's size. The scanner tells the physical line each row starts on for error messages. Caps:
- * 16 MiB a field, 64 MiB and 65536 fields a row.
+ * DESIGN. The scanner reads the file a buffer at a time and hands out rows in small batches, their
+ * fields as slices of that buffer; this reader adds the header and the names and hands the rows
+ * out one by one. It holds one buffer (256 KiB, more only while a single row does not fit) and
+ * the batch's rows, whatever the file's size. Error messages name the physical line of the
+ * row (the scanner's). Caps: 16 MiB a field, 64 MiB and 65536 fields a row.
  *
  * The dialect, for files people export (the scanner's contract has the byte-level rules):
  * - A UTF-8 BOM is skipped; UTF-16 and NUL bytes are refused (not text we can read).
