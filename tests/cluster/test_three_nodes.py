@@ -307,6 +307,72 @@ def test_a_killed_nodes_claimed_jobs_complete_elsewhere_after_the_lease(cluster)
     assert len(cut_off) <= 1, f"a ran one job at a time, yet several were cut off: {cut_off}"
 
 
+def test_kill_9_during_a_batch_under_load_loses_nothing(cluster):
+    """The same kill while clients keep uploading to and reading from the other nodes: no
+    request of theirs fails, and every job, the killed node's and the load's, completes exactly
+    once in the store, the killed node's unfinished ones after one counted attempt."""
+    side = cluster.root / "side.log"
+    conf = {"processors": {"slow": command_processor(side_effect_script(side, sleep_s=JOB_S))}}
+    a, b, c = cluster.add_nodes(3, env={"SLUICE_JOB_TIMEOUT_SECONDS": str(LEASE_S)},
+                                sluice_json=conf)
+    doomed = [j["id"] for j in upload_files(b, [(f"d{i}.txt", b"doomed %d" % i)
+                                                for i in range(CLAIMED)], "slow")]
+    t, res = a.batch_in_thread(params={"limit": CLAIMED})
+
+    stop, failures, loaded = threading.Event(), [], []
+
+    def load(k):  # uploads of the built-in `file` type, and reads, until told to stop
+        node = (b, c)[k % 2]
+        i = 0
+        while not stop.is_set():
+            try:
+                r = node.upload_raw([file_part(f"load{k}-{i}.txt", b"load %d %d" % (k, i))])
+                if r.status_code != 202:
+                    failures.append((node.name, r.status_code, r.text[:200]))
+                else:
+                    loaded.extend(j["id"] for j in r.json()["jobs"])
+                for path in ("/api/integration/queue", "/api/integration/stats", "/metrics"):
+                    r = node.get(path)
+                    if r.status_code != 200:
+                        failures.append((node.name, path, r.status_code))
+            except requests.RequestException as e:
+                failures.append((node.name, repr(e)))
+            i += 1
+
+    with ThreadPoolExecutor(4) as ex:
+        loaders = [ex.submit(load, k) for k in range(4)]
+        wait_for(lambda: len([ln for ln in read_side_log(side) if ln.node == a.pid
+                              and ln.what == "start"]) >= 2, timeout=20,
+                 what=lambda: f"node a starting its second job\n{cluster.logs()}")
+        a.kill()
+        t.join(30)
+        # b and c work through everything while the load goes on, then a little longer
+        def doomed_done():
+            batches_at_once([b, c], limit=50)
+            return all(b.job(i)["status"] == "completed" for i in doomed)
+
+        wait_for(doomed_done, timeout=LEASE_S + 60, interval=0.1,
+                 what=lambda: f"node a's jobs completed elsewhere: {b.queue()}")
+        stop.set()
+        for f in loaders:
+            f.result(timeout=60)
+    assert not failures, f"requests that failed under load: {failures[:10]}"
+    assert loaded, "the load uploaded nothing"
+
+    def drained():
+        batches_at_once([b, c], limit=100)
+        q = c.queue()
+        return q if q["pending"] == q["processing"] == 0 else None
+
+    q = wait_for(drained, timeout=120, interval=0.1, what=lambda: f"an empty queue: {c.queue()}")
+    assert q["failed"] == 0 and q["completed"] == q["total"] == len(doomed) + len(loaded), q
+    done = {j["id"]: j for j in all_jobs(b, status="completed")}
+    assert set(done) == set(doomed) | set(loaded)
+    assert all(done[i]["attempts"] == 0 for i in loaded), "the load's jobs ran once each"
+    assert all(done[i]["attempts"] <= 1 for i in doomed)
+    assert any(done[i]["attempts"] == 1 for i in doomed), "some of a's jobs were rescued"
+
+
 # ----------------------------------------------------------------------------- cron slots
 
 SLOT_RE = re.compile(r"cron slot (\S+Z) GET (\S+): (.*)$", re.M)
