@@ -54,9 +54,13 @@ int sl_reply_json(struct sl_req *r, int status, json_t *json)
 
 int sl_reply_error(struct sl_req *r, int rc, const struct sl_error *err)
 {
-    return sl_reply_json(r, sl_err_status(rc),
-                         json_pack("{s:{s:s, s:s}}", "error", "code", sl_err_code(rc), "message",
-                                   sl_err_msg(err, rc)));
+    int status = sl_err_status(rc);
+    int ret = sl_reply_json(r, status,
+                            json_pack("{s:{s:s, s:s}}", "error", "code", sl_err_code(rc), "message",
+                                      sl_err_msg(err, rc)));
+    if (status == 503) /* a busy or restarting store: nothing was done, and it passes */
+        sl_reply_header(r, "Retry-After", "1");
+    return ret;
 }
 
 int sl_reply_errorf(struct sl_req *r, int rc, const char *fmt, ...)

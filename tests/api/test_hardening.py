@@ -568,6 +568,7 @@ def test_an_upload_during_a_lock_longer_than_the_busy_timeout_is_503_and_stores_
         waited = time.monotonic() - t0
         err = srv.check_error(r, 503, "store_error")
         assert "locked" in err["message"] or "busy" in err["message"], err
+        assert r.headers.get("Retry-After") == "1", r.headers
         assert SQLITE_BUSY_TIMEOUT - 1 <= waited < SQLITE_BUSY_TIMEOUT + 10, waited
         # Nothing of the refused request is on disk, even before the lock goes.
         assert srv.blob_files() == []
