@@ -79,10 +79,11 @@ struct pg_tx {
     struct pg_slot *slot; /* its prepared statements; NULL: statements are not prepared */
     const char *what;     /* the operation, for messages */
     enum pg_mode mode;
-    char xid[24];    /* PG_WRITE: txid_current() as text once BEGIN ran */
-    int commit_sent; /* COMMIT went out: a lost connection leaves the outcome to be asked */
-    int lost;        /* a call failed because the connection broke */
-    int transient;   /* a deadlock or serialization failure: the whole run may go again */
+    char xid[24];      /* PG_WRITE: txid_current() as text once BEGIN ran */
+    int begin_pending; /* PG_WRITE: BEGIN not sent yet; it goes out with the first statement */
+    int commit_sent;   /* COMMIT went out: a lost connection leaves the outcome to be asked */
+    int lost;          /* a call failed because the connection broke */
+    int transient;     /* a deadlock or serialization failure: the whole run may go again */
 };
 
 struct pg_op {

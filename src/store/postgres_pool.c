@@ -10,7 +10,9 @@
  * says so, or the server says the session ended (SQLSTATE class 08, 57P0x). The connection
  * is then reset (PQreset, a few tries), and the operation may run again:
  * - a read (PG_READ, PG_SNAPSHOT) always may;
- * - a write runs in a transaction whose id (txid_current) is read at BEGIN. If the connection
+ * - a write runs in a transaction whose id (txid_current) is read at BEGIN. BEGIN and that read
+ *   go out in one pipeline with the write's first statement, so they cost no round trip of their
+ *   own (a write is then two round trips: its statements, and COMMIT). If the connection
  *   broke before COMMIT was sent, nothing was stored and the write runs again. If it broke after,
  *   the commit may or may not have happened, so we ask the server (txid_status): committed means
  *   done (the outputs, read before COMMIT, stand); aborted means run again; anything else is
@@ -222,6 +224,67 @@ static const char *prepared_name(struct pg_tx *tx, const char *sql, int nparams,
     return name;
 }
 
+/* The result of the pipeline's next statement, with the NULL that ends it read too. */
+static PGresult *pipeline_result(PGconn *c)
+{
+    PGresult *r = PQgetResult(c), *extra;
+    /* One result per statement here; the bound only guards against a broken connection. */
+    for (int i = 0; i < 8 && (extra = PQgetResult(c)) != NULL; i++)
+        PQclear(extra);
+    return r;
+}
+
+/* Keeps the first failed result of a pipeline in *failed, and clears the others. */
+static void keep_failure(PGresult *r, ExecStatusType want, PGresult **failed)
+{
+    if (!*failed && (!r || PQresultStatus(r) != want))
+        *failed = r ? r : PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
+    else
+        PQclear(r);
+}
+
+/*
+ * A write's first statement: BEGIN, SELECT txid_current() and the statement go out in one
+ * pipeline. Returns the statement's result, or the first failure of the three (the server stops
+ * at a failed one); NULL when not even that could be had.
+ */
+static PGresult *exec_with_begin(struct pg_tx *tx, const char *prepared, const char *sql,
+                                 const struct pg_params *p)
+{
+    PGconn *c = tx->conn;
+    PGresult *failed = NULL, *r;
+    tx->begin_pending = 0;
+    if (!PQenterPipelineMode(c))
+        return NULL;
+    int sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
+               PQsendQueryParams(c, "SELECT txid_current()", 0, NULL, NULL, NULL, NULL, 0) &&
+               (prepared ? PQsendQueryPrepared(c, prepared, p->n, p->vals, p->lens, p->fmts,
+                                               p->result_format)
+                         : PQsendQueryParams(c, sql, p->n, NULL, p->vals, p->lens, p->fmts,
+                                             p->result_format)) &&
+               PQpipelineSync(c);
+    if (!sent) /* the connection is gone; PQreset leaves pipeline mode */
+        return NULL;
+    keep_failure(pipeline_result(c), PGRES_COMMAND_OK, &failed);
+    r = pipeline_result(c);
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        pg_copy(r, 0, 0, tx->xid, sizeof tx->xid);
+    keep_failure(r, PGRES_TUPLES_OK, &failed);
+    r = pipeline_result(c);
+    if (failed)
+        PQclear(r);
+    else
+        failed = r; /* the statement's own result, good or bad */
+    PGresult *sync = PQgetResult(c);
+    int synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || !PQexitPipelineMode(c)) { /* the connection broke on the way */
+        PQclear(failed);
+        return NULL;
+    }
+    return failed;
+}
+
 int pg_exec(struct pg_tx *tx, const char *sql, struct pg_params *p, PGresult **res,
             struct sl_error *err)
 {
@@ -239,7 +302,9 @@ int pg_exec(struct pg_tx *tx, const char *sql, struct pg_params *p, PGresult **r
     }
     char name[16];
     const char *prepared = prepared_name(tx, sql, p->n, name, &r);
-    if (prepared)
+    if (!r && tx->begin_pending)
+        r = exec_with_begin(tx, prepared, sql, p);
+    else if (prepared)
         r = PQexecPrepared(tx->conn, prepared, p->n, p->vals, p->lens, p->fmts, p->result_format);
     else if (!r)
         r = PQexecParams(tx->conn, sql, p->n, NULL, p->vals, p->lens, p->fmts, p->result_format);
@@ -269,8 +334,30 @@ int pg_exec_cmd(struct pg_tx *tx, const char *sql, struct pg_params *p, int64_t 
     return rc;
 }
 
+/* BEGIN a write now, and read its transaction id: for a first call that is not a statement. */
+static int begin_now(struct pg_tx *tx, struct sl_error *err)
+{
+    PGresult *r;
+    int rc;
+    tx->begin_pending = 0;
+    r = PQexec(tx->conn, "BEGIN; SELECT txid_current()");
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        pg_copy(r, 0, 0, tx->xid, sizeof tx->xid);
+        rc = 0;
+    } else {
+        rc = call_failed(tx, r, err);
+    }
+    PQclear(r);
+    return rc;
+}
+
 int pg_exec_script(struct pg_tx *tx, const char *sql, struct sl_error *err)
 {
+    if (tx->begin_pending) {
+        int rc = begin_now(tx, err);
+        if (rc)
+            return rc;
+    }
     PGresult *r = PQexec(tx->conn, sql);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     int rc = 0;
@@ -285,28 +372,20 @@ int pg_exec_script(struct pg_tx *tx, const char *sql, struct sl_error *err)
 
 static int begin(struct pg_tx *tx, struct sl_error *err)
 {
-    PGresult *r;
-    int rc;
-    if (tx->mode == PG_READ)
-        return 0;
     if (tx->mode == PG_SNAPSHOT)
         return pg_exec_script(tx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
-    /* One round trip: the transaction and its id, to ask for its fate should COMMIT be lost. */
-    r = PQexec(tx->conn, "BEGIN; SELECT txid_current()");
-    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-        pg_copy(r, 0, 0, tx->xid, sizeof tx->xid);
-        rc = 0;
-    } else {
-        rc = call_failed(tx, r, err);
-    }
-    PQclear(r);
-    return rc;
+    tx->begin_pending = tx->mode == PG_WRITE; /* sent with the first statement (pg_exec) */
+    return 0;
 }
 
 static int commit(struct pg_tx *tx, struct sl_error *err)
 {
     PGresult *r;
     int rc = 0;
+    if (tx->begin_pending) { /* no statement ran: there is no transaction to commit */
+        tx->begin_pending = 0;
+        return 0;
+    }
     tx->commit_sent = tx->mode == PG_WRITE;
     r = PQexec(tx->conn, "COMMIT");
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
