@@ -92,21 +92,25 @@ struct sl_csv_scan {
 
     /* The exact machine, between calls. */
     int state;
-    size_t row_start;   /* first byte of the row in progress */
-    size_t fstart;      /* first byte of the field in progress (its text) */
-    size_t out;         /* quoted fields: where the next byte of text goes (<= pos) */
-    size_t spaces;      /* ST_MIGHT_END: blanks after the quote */
+    size_t row_start; /* first byte of the row in progress */
+    size_t fstart;    /* first byte of the field in progress (its text) */
+    size_t out;       /* quoted fields: where the next byte of text goes (<= pos) */
+    size_t spaces;    /* ST_MIGHT_END: blanks after the quote */
+    /* Not next to each other, on purpose: lines and cr_at are written one by one (line_end) and
+     * copied together right after, and as neighbours the compiler copies them with one 16-byte
+     * load that cannot be forwarded from the two 8-byte stores: a stall on every row. */
     long long lines;    /* line ends met */
-    long long cr_at;    /* stream offset of the last CR met */
     long long row_line; /* the line the row in progress starts on */
+    long long cr_at;    /* stream offset of the last CR met */
 
     /* Cells, offsets from buf: the rows the fast path queued, then the row in progress. */
     struct sl_csv_cell *cells;
     size_t ncells, cells_cap;
-    size_t row_first;                  /* the first cell of the row in progress */
-    size_t row_bytes;                  /* its fields' bytes, one more each */
-    long long fstart_lines, fstart_cr; /* fast path: lines and cr_at at the field's start */
-    size_t fesc;  /* fast path: the field's first "" in a block before its last (0: none) */
+    size_t row_first;       /* the first cell of the row in progress */
+    size_t row_bytes;       /* its fields' bytes, one more each */
+    long long fstart_lines; /* fast path: lines and cr_at at the field's start (apart, as above) */
+    size_t fesc; /* fast path: the field's first "" in a block before its last (0: none) */
+    long long fstart_cr;
     int fcounted; /* fast path: line ends in it were counted in a block before its last */
     struct queued {
         size_t first, count;
@@ -563,6 +567,23 @@ static uint64_t count_quoted(struct sl_csv_scan *s, size_t at, uint64_t quoted_e
 }
 
 /*
+ * Moves n bytes from r down to w (w < r) within one field. The spans between escaped quotes are
+ * a few bytes each, too short for a memmove call to pay off; copying forward 8 bytes at a time is
+ * safe while each load comes before the store that could overlap it, and the last bytes go one by
+ * one so that nothing past r + n is touched.
+ */
+static inline void move_down(unsigned char *buf, size_t w, size_t r, size_t n)
+{
+    for (; n >= 8; n -= 8, w += 8, r += 8) {
+        uint64_t v;
+        memcpy(&v, buf + r, 8);
+        memcpy(buf + w, &v, 8);
+    }
+    for (; n; n--)
+        buf[w++] = buf[r++];
+}
+
+/*
  * Unescapes a quoted field's text ending at end, from `first` on (the second quote of its first
  * ""), where every quote from there is one of a pair: drops the second quote of each. `pairs`,
  * when not 0, has every such second quote as a bit of the block at `at`. Returns the new end.
@@ -575,7 +596,7 @@ static size_t unescape(unsigned char *buf, size_t first, size_t end, size_t at, 
             size_t r = at + (size_t)__builtin_ctzll(pairs) + 1;
             pairs &= pairs - 1;
             size_t stop = pairs ? at + (size_t)__builtin_ctzll(pairs) : end;
-            memmove(buf + w, buf + r, stop - r);
+            move_down(buf, w, r, stop - r);
             w += stop - r;
             if (!pairs)
                 return w;
