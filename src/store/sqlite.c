@@ -775,15 +775,10 @@ int sl_store_sqlite_open(const char *path, struct sl_store **out, struct sl_erro
         goto out;
     }
     sqlite3_busy_timeout(ss->db, BUSY_TIMEOUT_MS);
-    /* 8 KiB pages for a new file (an existing file keeps its own): records are a few hundred
-     * bytes with long keys, and larger pages mean fewer b-tree levels and splits per import, about
-     * a quarter off a large import's time (bench/import.sh). Larger still costs the small uploads:
-     * each commit writes every page it touched to the WAL (16 KiB pages: about 30% fewer uploads
-     * a second, 8 KiB: about 10%; docs/benchmarks.md). A 16 MiB page cache: imports and stats
-     * touch many pages; bounded, so memory stays flat. */
+    /* A 16 MiB page cache: imports and stats touch many pages; bounded, so memory stays flat. */
     if ((rc = sq_exec(ss,
-                      "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL;"
-                      " PRAGMA synchronous = FULL; PRAGMA cache_size = -16384;",
+                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                      " PRAGMA cache_size = -16384;",
                       err)) != 0 ||
         (rc = sq_migrate(&ss->base, err)) != 0)
         goto out;
