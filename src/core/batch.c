@@ -123,12 +123,20 @@ static void *heartbeat_main(void *arg)
 {
     struct sl_runner *r = arg;
     int64_t every = lease_ms(r) / 3 > 50 ? lease_ms(r) / 3 : 50;
+    int64_t due = sl_mono_us() / 1000 + every; /* monotonic: a clock step moves no renewal */
 
     pthread_mutex_lock(&r->lock);
     while (!r->quit) {
-        struct timespec ts;
-        timespec_in(&ts, every);
-        pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+        /* r->cond is also broadcast at every job's end: those wakes are not a renewal's time
+         * (renewing then cost a durable write per job). */
+        int64_t now = sl_mono_us() / 1000;
+        if (now < due) {
+            struct timespec ts;
+            timespec_in(&ts, due - now);
+            pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+            continue;
+        }
+        due = now + every;
         size_t n;
         struct renewal *list = r->quit ? NULL : leases_to_renew(r, &n);
         if (!list)

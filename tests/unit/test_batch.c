@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -882,6 +883,52 @@ static void test_waiting_jobs_keep_their_leases(void **state)
     sl_store_close(s2);
 }
 
+/* Runs sql on the test store's SQLite file over a connection of its own. */
+static void store_sql(struct fx *f, const char *sql, sqlite3_int64 *out)
+{
+    char path[PATH_MAX];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    snprintf(path, sizeof path, "%s/s.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    if (out)
+        *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Leases are renewed every third of the lease, not whenever a job ends: a batch of quick jobs
+ * under a long lease renews none (it once renewed the waiting jobs' leases at every job's end,
+ * a durable write per job). A trigger counts the updates that leave a job processing. */
+static void test_quick_jobs_renew_no_lease(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 5 };
+    char ids[N][SL_UUID_MAX];
+    struct sl_batch_result res;
+    sqlite3_int64 renewals = -1;
+
+    store_sql(f, "CREATE TABLE renewals (n INTEGER)", NULL);
+    store_sql(f,
+              "CREATE TRIGGER count_renewals AFTER UPDATE OF lease_until ON jobs"
+              " WHEN OLD.status = 'processing' AND NEW.status = 'processing'"
+              " BEGIN INSERT INTO renewals VALUES (1); END",
+              NULL);
+    for (int i = 0; i < N; i++)
+        add_job(f, "count", i, "x", ids[i]);
+    run_batch(f, N, &res);
+    check_counts(&res, N, N, 0, 0);
+    sl_batch_result_fini(&res);
+    store_sql(f, "SELECT count(*) FROM renewals", &renewals);
+    check_i64(renewals, 0);
+}
+
 /* A job stuck past its timeout is no longer renewed: its lease runs out and it is rescued. */
 static void test_stuck_job_lease_runs_out(void **state)
 {
@@ -1056,6 +1103,7 @@ int main(void)
         T(test_busy_while_running),
         T(test_heartbeat_keeps_lease),
         T(test_waiting_jobs_keep_their_leases),
+        T(test_quick_jobs_renew_no_lease),
         T(test_stuck_job_lease_runs_out),
         T(test_shutdown_releases_running_job),
         T(test_shutdown_late_finish_is_fenced),
