@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -832,6 +833,43 @@ static void test_rows_span_store_batches(void **state)
     json_decref(s);
 }
 
+/* A store failure in a middle batch fails the import with the store's message, and nothing after
+ * that batch is written (the batch before it stays: it was committed). A trigger makes row
+ * 15,000's insert fail. */
+static void test_store_failure_in_a_middle_batch_fails_the_import(void **state)
+{
+    struct fx *f = *state;
+    const int rows = 2 * SL_IMPORT_BATCH_ROWS + 500;
+    char path[PATH_MAX], *result = NULL;
+    struct sl_error err = {0};
+    struct text t = {0};
+    sqlite3 *db = NULL;
+
+    snprintf(path, sizeof path, "%s/s.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER fail_one BEFORE INSERT ON records"
+                                  " WHEN NEW.key = 'C-15000'"
+                                  " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    add(&t, "internalCode,name\n");
+    for (int i = 1; i <= rows; i++)
+        add(&t, "C-%05d,machine %d\n", i, i);
+    new_job(f, "default", "machines", "big.csv", t.p, t.len);
+    free(t.p);
+
+    int rc = run_import_until(f, &f->machines, 0, &result, &err);
+    if (rc == 0 || !strstr(err.msg, "injected failure"))
+        fail_msg("the import returned %d (%s), expected a store error naming the trigger's", rc,
+                 err.msg);
+    json_t *list = all_records(f, "default", "machines", 2000);
+    check_i64(json_array_size(list), SL_IMPORT_BATCH_ROWS);
+    json_decref(list);
+}
+
 /* A batch also ends at SL_IMPORT_BATCH_BYTES of text: rows of 100 KB make several batches of
  * fewer than SL_IMPORT_BATCH_ROWS rows. */
 static void test_large_rows_span_store_batches(void **state)
@@ -1374,6 +1412,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reimport_without_key_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_another_job_updates_the_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_span_store_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_failure_in_a_middle_batch_fails_the_import,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_rows_span_store_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_end_a_batch_in_the_middle_of_a_row, setup,
                                         teardown),
