@@ -146,29 +146,6 @@ static int add_error(struct import *im, int64_t row, const char *field, const st
  * Writing JSON text into the arena
  */
 
-/* Room for n more bytes at the end of b; NULL with *rc SL_ETOO_LARGE or SL_ENOMEM. The caller
- * adds to b->len and puts the NUL back. */
-static char *reserve(struct sl_buf *b, size_t n, int *rc)
-{
-    if (n > b->cap - b->len) {
-        *rc = SL_ETOO_LARGE;
-        return NULL;
-    }
-    if (b->len + n + 1 > b->alloc) {
-        size_t want = b->alloc ? b->alloc : 4096;
-        while (want < b->len + n + 1)
-            want *= 2;
-        char *grown = realloc(b->data, want);
-        if (!grown) {
-            *rc = SL_ENOMEM;
-            return NULL;
-        }
-        b->data = grown;
-        b->alloc = want;
-    }
-    return b->data + b->len;
-}
-
 /* 1 when s[0..n) is ASCII with nothing to escape in JSON (no control byte, quote or backslash). */
 static int plain_ascii(const unsigned char *s, size_t n)
 {
@@ -195,7 +172,7 @@ static int plain_ascii(const unsigned char *s, size_t n)
 static int append_bytes(struct sl_buf *b, const char *s, size_t n)
 {
     int rc = 0;
-    char *p = reserve(b, n, &rc);
+    char *p = sl_buf_reserve(b, n, &rc);
     if (!p)
         return rc;
     memcpy(p, s, n);
@@ -211,7 +188,7 @@ static int append_string(struct sl_buf *b, const char *s, size_t n)
     if (!plain_ascii((const unsigned char *)s, n))
         return sl_json_append_string(b, s, n);
     int rc = 0;
-    char *p = reserve(b, n + 2, &rc);
+    char *p = sl_buf_reserve(b, n + 2, &rc);
     if (!p)
         return rc;
     p[0] = '"';
@@ -391,7 +368,7 @@ static int keep_row(struct import *im, const struct sl_row *row, struct sl_error
     char *p;
     if (im->key[0]) {
         rc = append_bytes(&im->arena, im->key, strlen(im->key) + 1);
-    } else if ((p = reserve(&im->arena, im->key_prefix_len + 24, &rc)) != NULL) {
+    } else if ((p = sl_buf_reserve(&im->arena, im->key_prefix_len + 24, &rc)) != NULL) {
         memcpy(p, im->key_prefix, im->key_prefix_len); /* "<jobId>:<row>" */
         size_t n = im->key_prefix_len + put_decimal(p + im->key_prefix_len, row->number);
         p[n] = '\0';

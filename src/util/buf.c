@@ -23,21 +23,34 @@ void sl_buf_reset(struct sl_buf *b)
         b->data[0] = '\0';
 }
 
-int sl_buf_append(struct sl_buf *b, const void *p, size_t n)
+char *sl_buf_reserve(struct sl_buf *b, size_t n, int *rc)
 {
-    if (n > b->cap - b->len)
-        return SL_ETOO_LARGE;
+    if (n > b->cap - b->len) {
+        *rc = SL_ETOO_LARGE;
+        return NULL;
+    }
     if (b->len + n + 1 > b->alloc) {
         size_t want = b->alloc ? b->alloc : 256;
         while (want < b->len + n + 1)
             want *= 2;
         char *grown = realloc(b->data, want);
-        if (!grown)
-            return SL_ENOMEM;
+        if (!grown) {
+            *rc = SL_ENOMEM;
+            return NULL;
+        }
         b->data = grown;
         b->alloc = want;
     }
-    memcpy(b->data + b->len, p, n);
+    return b->data + b->len;
+}
+
+int sl_buf_append(struct sl_buf *b, const void *p, size_t n)
+{
+    int rc = 0;
+    char *at = sl_buf_reserve(b, n, &rc);
+    if (!at)
+        return rc;
+    memcpy(at, p, n);
     b->len += n;
     b->data[b->len] = '\0';
     return 0;

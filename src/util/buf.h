@@ -21,6 +21,10 @@ void sl_buf_init(struct sl_buf *b, size_t cap);
 void sl_buf_fini(struct sl_buf *b);
 /* Empties the buffer, keeping its memory. */
 void sl_buf_reset(struct sl_buf *b);
+/* Room for n more bytes (and a NUL after them) at the end of b, for writing in place: where they
+ * go, or NULL with *rc SL_ETOO_LARGE (past the cap) or SL_ENOMEM, the buffer as it was. The
+ * caller writes them, adds n to b->len and puts the NUL back. */
+char *sl_buf_reserve(struct sl_buf *b, size_t n, int *rc);
 /* Appends n bytes; 0, SL_ENOMEM or SL_ETOO_LARGE. */
 int sl_buf_append(struct sl_buf *b, const void *p, size_t n);
 int sl_buf_putc(struct sl_buf *b, char c);
