@@ -266,7 +266,7 @@ int sl_reader_open_csv(const char *path, struct sl_reader **out, struct sl_error
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     r->base.ops = &csv_ops;
     r->fd = -1;
-    struct sl_csv_scan_opts opts = {.read = read_fd, .ctx = &r->fd};
+    struct sl_csv_scan_opts opts = {.read = read_fd, .ctx = &r->fd, .threaded = 1};
     if (sl__names_new(&r->names) != 0 || sl_csv_scan_new(&opts, &r->scan) != 0)
         rc = sl_err_set(&r->fault, SL_ENOMEM, "out of memory");
     else if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)

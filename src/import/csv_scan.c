@@ -38,6 +38,7 @@
 #include "util/err.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,10 @@ struct block {
 struct sl_csv_scan {
     sl_csv_read_fn read;
     void *ctx;
-    int scalar, exact, started, eof;
+    int scalar, exact, threaded, started, eof;
+    int span;            /* a slot's scanner: one whole segment, its rows gathered (see AHEAD) */
+    int read_errno;      /* a read the worker saw fail, for the next refill to report (0: none) */
+    struct ahead *ahead; /* the pipeline while a second thread reads and scans ahead, or NULL */
     unsigned char delim;
     unsigned char cls[256]; /* byte -> C_* for this delimiter */
 
@@ -118,6 +122,8 @@ struct sl_csv_scan {
     } queue[BATCH_ROWS]; /* rows the fast path has ended */
     size_t nqueued;
     struct sl_csv_row batch[BATCH_ROWS]; /* what sl_csv_scan_rows hands out */
+    struct sl_csv_row *rows;             /* a span: all its rows */
+    size_t nrows, rows_cap;
 
     struct sl_error fault; /* the first error, returned from then on */
 };
@@ -693,8 +699,10 @@ static inline __attribute__((always_inline)) void fast(struct sl_csv_scan *s, in
     unsigned char *const buf = s->buf;
     struct block *const k = &s->fast;
     struct sl_csv_cell *cells = s->cells;
-    size_t ncells = 0, row_first = 0;
-    size_t limit = s->cells_cap < SL_CSV_SCAN_MAX_FIELDS ? s->cells_cap : SL_CSV_SCAN_MAX_FIELDS;
+    size_t ncells = s->ncells, row_first = s->ncells, first = s->ncells; /* 0 but in a span */
+    size_t limit = s->cells_cap < row_first + SL_CSV_SCAN_MAX_FIELDS
+                       ? s->cells_cap
+                       : row_first + SL_CSV_SCAN_MAX_FIELDS;
     size_t fstart = s->pos; /* the field in progress */
     size_t at;
     uint64_t fields, delims, odd; /* odd: escapes and quoted line ends, of fields not ended */
@@ -781,7 +789,7 @@ static inline __attribute__((always_inline)) void fast(struct sl_csv_scan *s, in
         limit = s->cells_cap < row_first + SL_CSV_SCAN_MAX_FIELDS
                     ? s->cells_cap
                     : row_first + SL_CSV_SCAN_MAX_FIELDS;
-        if (s->nqueued == BATCH_ROWS || ncells >= BATCH_CELLS)
+        if (s->nqueued == BATCH_ROWS || ncells - first >= BATCH_CELLS)
             break;
     }
     k->fields = fields;
@@ -914,13 +922,507 @@ static int refill(struct sl_csv_scan *s)
     int rc;
     if (s->len > s->cap / 2 && (rc = grow(s)) != 0)
         return rc;
-    ssize_t n = s->read(s->ctx, s->buf + s->len, s->cap - s->len);
+    ssize_t n;
+    if (s->read_errno) { /* the worker's read that failed, reported in its place in the rows */
+        errno = s->read_errno;
+        n = -1;
+    } else {
+        n = s->read(s->ctx, s->buf + s->len, s->cap - s->len);
+    }
     if (n < 0)
         return sl_err_set(&s->fault, SL_EIO, "cannot read the file: %s", strerror(errno));
     if (n == 0)
         s->eof = 1;
     s->len += (size_t)n;
     return 0;
+}
+
+static int step(struct sl_csv_scan *s);
+static int rows_sequential(struct sl_csv_scan *s, const struct sl_csv_row **rows, size_t *n,
+                           struct sl_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Scanning ahead (AHEAD in the design above): a worker thread reads the stream into a ring of
+ * segments, each cut at a row end, and the worker and the caller's thread scan them, each
+ * segment whole by one scanner of its own (a span), while the caller takes the rows in order.
+ */
+
+#define NSLOTS 4 /* segments in the ring: one handed out, two scanned, one read, at once */
+
+enum { SLOT_FREE, SLOT_FILLED, SLOT_SCANNING, SLOT_READY };
+
+struct slot {
+    struct sl_csv_scan *scan; /* a span: its buffer holds the segment, buf[0, len) */
+    int state;                /* SLOT_*, under the lock */
+    int dirty;       /* not cut: the sequential scanner takes over at its first byte (READY) */
+    int last;        /* the stream ended after its bytes */
+    int read_errno;  /* dirty: the read after its bytes failed with this */
+    long long lines; /* line ends before it */
+};
+
+/* Where the segment being read may be cut (the worker's alone; see find_cut). */
+struct cutter {
+    size_t done;                 /* bytes of whole 64-byte blocks looked at */
+    uint64_t in_quotes, prev_ok; /* about byte done - 1: as in struct block */
+    uint64_t close_last, eol_last;
+    long long lines; /* line ends in [0, done) */
+    int bad;         /* a byte the fast path cannot read was met: no cut after it */
+    /* The last block with a line end that may end the segment, resolved by cut_at. */
+    size_t end_at;
+    uint64_t ends, eol, pairs;
+    long long end_lines; /* line ends before that block */
+};
+
+struct ahead {
+    struct sl_csv_scan *s; /* the scanner it reads for: callback, delimiter, options */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed; /* any slot's state, stop or done */
+    int stop;               /* the caller wants the worker to end */
+    int joined;             /* it has: the ring stays until sl_csv_scan_free (see ahead_stop) */
+    int done;               /* the worker has filled its last slot */
+    int holding;            /* the caller has the rows of slots[head % NSLOTS] out */
+    size_t filled, head;    /* slots filled, and handed out, since the start */
+    struct slot slots[NSLOTS];
+    /* The worker's alone. */
+    const unsigned char *carry; /* bytes after the last cut: the next segment's start */
+    size_t carry_len;
+    long long lines; /* line ends before the next segment */
+    int eof;         /* the stream has ended */
+};
+
+/* The carriage returns of the block at p, bit i for byte i. */
+static uint64_t cr_mask(const unsigned char *p, int sse)
+{
+    uint64_t m = 0;
+#ifdef __SSE2__
+    if (sse) {
+        const __m128i cr = _mm_set1_epi8('\r');
+        for (int i = 0; i < BLOCK; i += 16)
+            m |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                     _mm_cmpeq_epi8(_mm_load_si128((const __m128i *)(const void *)(p + i)), cr))
+                 << i;
+        return m;
+    }
+#endif
+    for (int i = 0; i < BLOCK; i++)
+        m |= (uint64_t)(p[i] == '\r') << i;
+    return m;
+}
+
+/* Set bits; by hand, since the baseline x86-64 has no popcnt and the builtin calls libgcc. */
+static inline long long bits(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555u;
+    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+    return (long long)((x * 0x0101010101010101u) >> 56);
+}
+
+/*
+ * One block of find_cut: its line ends outside quotes by quote parity, read the way the fast
+ * path reads them, before any byte the fast path cannot read; and its line ends, all of them
+ * (a CRLF once). A block of fewer than 64 bytes is looked at without being taken in.
+ */
+static inline __attribute__((always_inline)) void
+cut_block(struct cutter *c, const unsigned char *buf, size_t len, unsigned char delim, int sse)
+{
+    size_t at = c->done, n = len - at < BLOCK ? len - at : BLOCK;
+    struct masks m = block_masks(buf + at, delim, sse);
+    uint64_t keep = n == BLOCK ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+    uint64_t quote = m.quote & keep, eol = m.eol & keep;
+    uint64_t prev_ok = at ? c->prev_ok : 1; /* a segment starts a row */
+    uint64_t inside = prefix_xor(quote) ^ c->in_quotes;
+    uint64_t structural = ((m.delim & keep) | eol) & ~inside;
+    uint64_t open = quote & inside, close = quote & ~inside;
+    uint64_t bad = (open & ~((structural | close) << 1 | prev_ok)) |
+                   (close & ~((structural | open) >> 1) & (~(uint64_t)0 >> 1)) | (m.nul & keep);
+    if (c->close_last && !((structural | open) & 1))
+        bad |= 1;
+    if (n < BLOCK) /* the byte after the last is still to come: it may make a quote right */
+        bad &= ~((uint64_t)1 << (n - 1));
+    uint64_t before = bad ? ((uint64_t)1 << __builtin_ctzll(bad)) - 1 : ~(uint64_t)0;
+    uint64_t pairs = 0, touching = eol & (eol << 1 | c->eol_last);
+    if (__builtin_expect(touching != 0, 0)) { /* maybe CRLF: the LF of each pair */
+        uint64_t cr = cr_mask(buf + at, sse) & keep;
+        pairs = touching & ~cr & (cr << 1 | (uint64_t)(at && buf[at - 1] == '\r'));
+    }
+    uint64_t ends = eol & structural & before;
+    if (at + n == len && buf[len - 1] == '\r') /* its LF may come next: not an end yet */
+        ends &= ~((uint64_t)1 << (n - 1));
+    if (ends) {
+        c->end_at = at;
+        c->ends = ends;
+        c->eol = eol;
+        c->pairs = pairs;
+        c->end_lines = c->lines;
+    }
+    c->bad = bad != 0;
+    if (n < BLOCK || bad)
+        return;
+    c->done += BLOCK;
+    c->lines += bits(eol) - (pairs ? bits(pairs) : 0);
+    c->in_quotes = (uint64_t)0 - (inside >> 63);
+    c->prev_ok = (structural | close) >> 63;
+    c->close_last = close >> 63;
+    c->eol_last = eol >> 63;
+}
+
+/*
+ * Looks at buf[c->done, len) for the last place the segment may be cut: 0 when there is none
+ * yet; c->bad when the segment holds a byte the fast path cannot read (quotes it does not take
+ * for the usual kind, or NUL), with no cut after it. Up to the first such byte the fast path's
+ * reading of quotes (by parity) is libcsv's, so a line end outside quotes by parity ends a row:
+ * the next segment starts one, which is all a span needs to give the rows the stream's scanner
+ * would. A CR is a cut only when the byte after it is there and not an LF (CRLF stays whole).
+ */
+static size_t find_cut(struct cutter *c, const unsigned char *buf, size_t len, unsigned char delim,
+                       int sse, long long *lines)
+{
+    while (c->done < len && !c->bad) {
+        size_t before = c->done;
+        if (sse)
+            cut_block(c, buf, len, delim, 1);
+        else
+            cut_block(c, buf, len, delim, 0);
+        if (c->done == before)
+            break;
+    }
+    if (!c->ends)
+        return 0;
+    unsigned e = 63 - (unsigned)__builtin_clzll(c->ends);
+    uint64_t upto = ((uint64_t)2 << e) - 1;
+    *lines = c->end_lines + bits(c->eol & upto) - bits(c->pairs & upto);
+    return c->end_at + e + 1;
+}
+
+/* The slot's bytes for the caller of read: the carry, then reads until there is a cut, the
+ * stream ends or fails, or the segment cannot be cut (then it is dirty: read sequentially). */
+static void fill(struct ahead *a, struct slot *f)
+{
+    struct sl_csv_scan *t = f->scan;
+    struct cutter c = {0};
+    size_t len = a->carry_len;
+    memcpy(t->buf, a->carry, len);
+    f->lines = a->lines;
+    f->dirty = f->last = f->read_errno = 0;
+    for (;;) {
+        if (len > 0) {
+            long long lines = 0;
+            size_t cut = find_cut(&c, t->buf, len, a->s->delim, !a->s->scalar, &lines);
+            if (cut) {
+                a->carry = t->buf + cut;
+                a->carry_len = len - cut;
+                a->lines += lines;
+                t->len = cut;
+                return;
+            }
+            if (c.bad || len == t->cap) {
+                f->dirty = 1;
+                break;
+            }
+        }
+        if (a->eof) {
+            f->last = 1;
+            break;
+        }
+        ssize_t n = a->s->read(a->s->ctx, t->buf + len, t->cap - len);
+        if (n < 0) {
+            f->read_errno = errno ? errno : EIO;
+            f->dirty = 1;
+            break;
+        }
+        if (n == 0)
+            a->eof = 1;
+        len += (size_t)n;
+    }
+    t->len = len;
+    a->carry_len = 0;
+}
+
+/* Grows a span's rows; 0 or SL_ENOMEM (then in the fault). */
+static int span_grow(struct sl_csv_scan *t)
+{
+    size_t ncap = t->rows_cap ? t->rows_cap * 2 : 1024;
+    struct sl_csv_row *grown = realloc(t->rows, ncap * sizeof *grown);
+    if (!grown)
+        return sl_err_set(&t->fault, SL_ENOMEM, "out of memory reading line %lld", t->row_line);
+    t->rows = grown;
+    t->rows_cap = ncap;
+    return 0;
+}
+
+static inline int span_add(struct sl_csv_scan *t, size_t first, size_t count, long long line)
+{
+    if (t->nrows == t->rows_cap && span_grow(t) != 0)
+        return -1;
+    t->rows[t->nrows++] = (struct sl_csv_row){(const char *)t->buf, t->cells + first, count, line};
+    return 0;
+}
+
+/*
+ * Scans a slot's segment whole, into t->rows (and the fault, after them, when it fails). The
+ * cells are made room for first, one per byte and one more (each cell but the stream's last
+ * ends at a byte of its own), so that they never move and the rows can point at them.
+ */
+static void span_scan(struct sl_csv_scan *t, long long lines)
+{
+    t->pos = 0;
+    t->base = 0;
+    t->eof = 1;
+    t->state = ST_ROW;
+    t->lines = lines;
+    t->cr_at = -2; /* a segment starts after an LF or a lone CR: no pair to finish */
+    t->blk = NO_BLOCK;
+    t->fast.at = NO_BLOCK;
+    t->ncells = t->row_first = t->nrows = 0;
+    t->fault = (struct sl_error){0};
+    if (t->cells_cap < t->len + 2) {
+        struct sl_csv_cell *cells = realloc(t->cells, (t->len + 2) * sizeof *cells);
+        if (!cells) {
+            sl_err_set(&t->fault, SL_ENOMEM, "out of memory reading line %lld", lines + 1);
+            return;
+        }
+        t->cells = cells;
+        t->cells_cap = t->len + 2;
+    }
+    int rc;
+    while ((rc = step(t)) > 0) {
+        if (rc == 1) {
+            if (span_add(t, t->row_first, t->ncells - t->row_first, t->row_line) != 0)
+                return;
+            continue;
+        }
+        for (size_t i = 0; i < t->nqueued; i++)
+            if (span_add(t, t->queue[i].first, t->queue[i].count, t->queue[i].line) != 0)
+                return;
+    }
+}
+
+/* Under the lock: the first filled slot not handed out yet, taken for scanning; or NULL. */
+static struct slot *take_filled(struct ahead *a)
+{
+    for (size_t i = a->head; i < a->filled; i++) {
+        struct slot *t = &a->slots[i % NSLOTS];
+        if (t->state == SLOT_FILLED) {
+            t->state = SLOT_SCANNING;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* Under the lock: scans a taken slot with the lock let go meanwhile. */
+static void scan_taken(struct ahead *a, struct slot *t)
+{
+    pthread_mutex_unlock(&a->lock);
+    span_scan(t->scan, t->lines);
+    pthread_mutex_lock(&a->lock);
+    t->state = SLOT_READY;
+    pthread_cond_broadcast(&a->changed);
+}
+
+/* The worker: fills free slots in order (the only caller of read meanwhile), else scans. */
+static void *worker(void *arg)
+{
+    struct ahead *a = arg;
+    pthread_mutex_lock(&a->lock);
+    while (!a->stop) {
+        struct slot *f = &a->slots[a->filled % NSLOTS], *t;
+        if (!a->done && f->state == SLOT_FREE) {
+            pthread_mutex_unlock(&a->lock);
+            fill(a, f);
+            pthread_mutex_lock(&a->lock);
+            f->state = f->dirty ? SLOT_READY : SLOT_FILLED;
+            a->done = f->dirty || f->last;
+            a->filled++;
+            pthread_cond_broadcast(&a->changed);
+        } else if ((t = take_filled(a)) != NULL) {
+            scan_taken(a, t);
+        } else if (a->done) {
+            break;
+        } else {
+            pthread_cond_wait(&a->changed, &a->lock);
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+static void ahead_free(struct ahead *a)
+{
+    for (size_t i = 0; i < NSLOTS; i++)
+        sl_csv_scan_free(a->slots[i].scan);
+    pthread_cond_destroy(&a->changed);
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}
+
+/*
+ * Stops the worker (after the read or scan it is in) and waits for it. The ring stays until the
+ * scanner is freed: the last rows handed out stay readable after the end, as they do without
+ * the worker.
+ */
+static void ahead_stop(struct sl_csv_scan *s)
+{
+    struct ahead *a = s->ahead;
+    if (a->joined)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->stop = 1;
+    pthread_cond_broadcast(&a->changed);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->thread, NULL);
+    a->joined = 1;
+}
+
+/* A span scanner for a slot: the stream scanner's options and delimiter, a buffer its size. */
+static struct sl_csv_scan *span_new(const struct sl_csv_scan *s)
+{
+    struct sl_csv_scan_opts opts = {NULL, NULL, s->cap, s->scalar, s->exact, 0};
+    struct sl_csv_scan *t;
+    if (sl_csv_scan_new(&opts, &t) != 0)
+        return NULL;
+    t->span = t->started = 1;
+    t->delim = s->delim;
+    memcpy(t->cls, s->cls, sizeof t->cls);
+    return t;
+}
+
+/*
+ * At the first rows: starts the worker when the stream is worth it (threaded 1: its first read
+ * filled the buffer; 2: always), from the bytes read so far. Stays sequential when the first
+ * read fails, or the stream has ended, or memory or a thread cannot be had.
+ */
+static void ahead_start(struct sl_csv_scan *s)
+{
+    if (s->len == s->pos && !s->eof && refill(s) != 0)
+        return; /* the fault is returned by the sequential path */
+    if (s->eof || (s->threaded == 1 && s->len < s->cap))
+        return;
+    struct ahead *a = calloc(1, sizeof *a);
+    if (!a)
+        return;
+    a->s = s;
+    a->carry = s->buf + s->pos;
+    a->carry_len = s->len - s->pos;
+    a->lines = s->lines;
+    for (size_t i = 0; i < NSLOTS; i++)
+        if (!(a->slots[i].scan = span_new(s)))
+            goto fail;
+    if (pthread_mutex_init(&a->lock, NULL) != 0)
+        goto fail;
+    if (pthread_cond_init(&a->changed, NULL) != 0) {
+        pthread_mutex_destroy(&a->lock);
+        goto fail;
+    }
+    if (pthread_create(&a->thread, NULL, worker, a) != 0) {
+        ahead_free(a);
+        return;
+    }
+    s->ahead = a;
+    return;
+fail:
+    for (size_t i = 0; i < NSLOTS; i++)
+        sl_csv_scan_free(a->slots[i].scan);
+    free(a);
+}
+
+/*
+ * A dirty slot: the worker is stopped, and the stream's scanner goes on sequentially from the
+ * slot's first byte (a row start), with the slot's buffer as its own, then the worker's ending:
+ * the stream's end, or its failed read, reported when refill comes to it.
+ */
+static void take_over(struct sl_csv_scan *s, struct slot *h)
+{
+    struct sl_csv_scan *t = h->scan;
+    unsigned char *mem = s->mem, *buf = s->buf;
+    size_t cap = s->cap;
+    s->mem = t->mem;
+    s->buf = t->buf;
+    s->cap = t->cap;
+    t->mem = mem;
+    t->buf = buf;
+    t->cap = cap;
+    s->len = t->len;
+    s->pos = 0;
+    s->base = 0;
+    s->cr_at = -2;
+    s->lines = h->lines;
+    s->state = ST_ROW;
+    s->eof = h->last;
+    s->read_errno = h->read_errno;
+    s->blk = NO_BLOCK;
+    s->fast.at = NO_BLOCK;
+    s->ncells = s->row_first = 0;
+    ahead_stop(s);
+}
+
+/* The stream has ended in order, or failed: the worker goes, and the scanner stays at its end. */
+static int ahead_end(struct sl_csv_scan *s, const struct sl_error *fault, struct sl_error *err)
+{
+    ahead_stop(s);
+    s->pos = s->len;
+    s->state = ST_ROW;
+    s->eof = 1;
+    if (!fault)
+        return 0;
+    s->fault = *fault;
+    if (err)
+        *err = s->fault;
+    return s->fault.code;
+}
+
+/*
+ * The rows of the next segment, in order: releases the one handed out before, then waits for
+ * the next to be scanned, scanning it (or a later one, while the worker scans it) meanwhile.
+ */
+static int ahead_rows(struct sl_csv_scan *s, const struct sl_csv_row **rows, size_t *n,
+                      struct sl_error *err)
+{
+    struct ahead *a = s->ahead;
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        struct slot *h = &a->slots[a->head % NSLOTS], *t;
+        if (a->holding) {
+            if (h->scan->fault.code) { /* after its rows, the error that stopped them */
+                struct sl_error fault = h->scan->fault;
+                pthread_mutex_unlock(&a->lock);
+                return ahead_end(s, &fault, err);
+            }
+            a->holding = 0;
+            h->state = SLOT_FREE;
+            a->head++;
+            pthread_cond_broadcast(&a->changed);
+            continue;
+        }
+        if (a->head == a->filled && a->done) {
+            pthread_mutex_unlock(&a->lock);
+            return ahead_end(s, NULL, err);
+        }
+        if (a->head < a->filled && h->state == SLOT_FILLED) {
+            h->state = SLOT_SCANNING;
+            scan_taken(a, h);
+        }
+        if (a->head < a->filled && h->state == SLOT_READY) {
+            if (h->dirty) {
+                pthread_mutex_unlock(&a->lock);
+                take_over(s, h);
+                return rows_sequential(s, rows, n, err);
+            }
+            a->holding = 1;
+            if (h->scan->nrows == 0)
+                continue;
+            *rows = h->scan->rows;
+            *n = h->scan->nrows;
+            pthread_mutex_unlock(&a->lock);
+            return 1;
+        }
+        if ((t = take_filled(a)) != NULL) /* the next is being read or scanned: help */
+            scan_taken(a, t);
+        else
+            pthread_cond_wait(&a->changed, &a->lock);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -947,6 +1449,7 @@ int sl_csv_scan_new(const struct sl_csv_scan_opts *opts, struct sl_csv_scan **ou
     s->ctx = opts->ctx;
     s->scalar = opts->scalar;
     s->exact = opts->exact;
+    s->threaded = opts->threaded;
     s->cap = opts->chunk ? (opts->chunk + BLOCK - 1) & ~(size_t)(BLOCK - 1) : SL_CSV_SCAN_CHUNK;
     if (!(s->buf = new_buffer(s->cap, &s->mem))) {
         free(s);
@@ -965,8 +1468,13 @@ void sl_csv_scan_free(struct sl_csv_scan *s)
 {
     if (!s)
         return;
+    if (s->ahead) {
+        ahead_stop(s);
+        ahead_free(s->ahead);
+    }
     free(s->mem);
     free(s->cells);
+    free(s->rows);
     free(s);
 }
 
@@ -1002,29 +1510,25 @@ void sl_csv_scan_set_delim(struct sl_csv_scan *s, unsigned char delim)
     s->fast.at = NO_BLOCK;
 }
 
-int sl_csv_scan_rows(struct sl_csv_scan *s, const struct sl_csv_row **rows, size_t *n,
-                     struct sl_error *err)
+/*
+ * The next rows into the scanner: 2 with s->nqueued rows of the fast path in the queue, 1 with
+ * one row of the exact machine (cells row_first .. ncells), 0 at the end, or an SL_E* code. Cells
+ * start again from 0 at each row start, except in a span, which keeps them all.
+ */
+static int step(struct sl_csv_scan *s)
 {
     int rc = s->fault.code;
-    s->started = 1;
     while (rc == 0) {
         if (s->state == ST_ROW)
-            s->ncells = s->row_first = 0;
+            s->row_first = s->ncells = s->span ? s->ncells : 0;
         /* Between rows, the fast path first (not in a buffer grown past the field cap). */
         if (s->state == ST_ROW && s->cap <= SL_CSV_SCAN_MAX_FIELD && !s->exact) {
             if (s->scalar)
                 fast_scalar(s);
             else
                 fast_sse2(s);
-            if (s->nqueued > 0) {
-                for (size_t i = 0; i < s->nqueued; i++)
-                    s->batch[i] =
-                        (struct sl_csv_row){(const char *)s->buf, s->cells + s->queue[i].first,
-                                            s->queue[i].count, s->queue[i].line};
-                *rows = s->batch;
-                *n = s->nqueued;
-                return 1;
-            }
+            if (s->nqueued > 0)
+                return 2;
             if ((rc = s->fault.code) != 0)
                 break;
         }
@@ -1036,6 +1540,21 @@ int sl_csv_scan_rows(struct sl_csv_scan *s, const struct sl_csv_row **rows, size
         }
         rc = refill(s);
     }
+    return rc;
+}
+
+static int rows_sequential(struct sl_csv_scan *s, const struct sl_csv_row **rows, size_t *n,
+                           struct sl_error *err)
+{
+    int rc = step(s);
+    if (rc == 2) {
+        for (size_t i = 0; i < s->nqueued; i++)
+            s->batch[i] = (struct sl_csv_row){(const char *)s->buf, s->cells + s->queue[i].first,
+                                              s->queue[i].count, s->queue[i].line};
+        *rows = s->batch;
+        *n = s->nqueued;
+        return 1;
+    }
     if (rc == 1) {
         s->batch[0] = (struct sl_csv_row){(const char *)s->buf, s->cells + s->row_first,
                                           s->ncells - s->row_first, s->row_line};
@@ -1046,4 +1565,22 @@ int sl_csv_scan_rows(struct sl_csv_scan *s, const struct sl_csv_row **rows, size
     if (rc < 0 && err)
         *err = s->fault;
     return rc;
+}
+
+int sl_csv_scan_rows(struct sl_csv_scan *s, const struct sl_csv_row **rows, size_t *n,
+                     struct sl_error *err)
+{
+    if (!s->started) {
+        s->started = 1;
+        if (s->threaded && !s->fault.code)
+            ahead_start(s);
+    }
+    if (s->ahead && !s->ahead->joined && !s->fault.code)
+        return ahead_rows(s, rows, n, err);
+    if (s->fault.code) {
+        if (err)
+            *err = s->fault;
+        return s->fault.code;
+    }
+    return rows_sequential(s, rows, n, err);
 }

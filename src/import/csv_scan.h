@@ -62,6 +62,8 @@ struct sl_csv_scan_opts {
     size_t chunk; /* the buffer's starting size; 0: SL_CSV_SCAN_CHUNK */
     int scalar;   /* 1: find special bytes with the portable loop even where SSE2 is there */
     int exact;    /* 1: the exact machine alone, no fast path (for tests) */
+    int threaded; /* 1: read and scan ahead on a second thread when the first read fills the
+                     buffer; 2: whatever the first read gives (for tests); 0: never */
 };
 
 struct sl_csv_cell {

@@ -4,15 +4,21 @@
  * Every input is scanned several ways that must all give the same rows: special bytes found by
  * SSE2 and by the portable loop; the fast path and the exact machine alone; the whole input in
  * one read and in reads of a few bytes (so rows, fields, CRLF pairs and quotes straddle buffer
- * refills), with a buffer of the default size and one of 64 bytes (so it grows). Hand-made
- * inputs (libcsv's dialect, line numbers, errors, caps) are compared with an expected dump;
- * random inputs heavy in special bytes are compared across the ways; random files written by
- * Python's csv module are compared with the fields Python wrote.
+ * refills), with a buffer of the default size and one of 64 bytes (so it grows); and read and
+ * scanned ahead on a second thread, in segments of a few hundred bytes to the default size
+ * (so rows, CRLF pairs and irregular quotes meet segment cuts, and the scanner takes over
+ * sequentially where a segment cannot be cut). Hand-made inputs (libcsv's dialect, line numbers,
+ * errors, caps) are compared with an expected dump; random inputs heavy in special bytes are
+ * compared across the ways; random files written by Python's csv module are compared with the
+ * fields Python wrote. Then the second thread's own cases: closed in the middle, a read that
+ * fails in the middle, one-byte reads.
  */
 #include "testutil.h"
 
 #include "import/csv_scan.h"
 #include "util/err.h"
+
+#include <pthread.h>
 
 /* ---------------------------------------------------------------------------------------------
  * Scanning a buffer, several ways
@@ -23,11 +29,22 @@ struct source {
     size_t len, pos;
     size_t piece; /* bytes per read at most (0: as many as asked) */
     uint32_t seed;
+    size_t fail_at;         /* a read from here on fails with EIO (0: never) */
+    pthread_t owner;        /* the test's thread */
+    _Atomic size_t reads;   /* calls */
+    _Atomic size_t foreign; /* calls from another thread than the owner */
 };
 
 static ssize_t read_source(void *ctx, void *buf, size_t cap)
 {
     struct source *src = ctx;
+    src->reads++;
+    if (!pthread_equal(pthread_self(), src->owner))
+        src->foreign++;
+    if (src->fail_at && src->pos >= src->fail_at) {
+        errno = EIO;
+        return -1;
+    }
     size_t n = src->len - src->pos;
     if (n > cap)
         n = cap;
@@ -44,11 +61,13 @@ static ssize_t read_source(void *ctx, void *buf, size_t cap)
 struct way {
     int scalar, exact;
     size_t chunk, piece;
+    int threaded;
 };
 
 static const struct way ways[] = {
-    {0, 0, 0, 0},  {1, 0, 0, 0},  {0, 1, 0, 0},  {1, 1, 0, 0},
-    {0, 0, 64, 7}, {1, 0, 64, 3}, {0, 1, 64, 1}, {0, 0, 0, 300},
+    {0, 0, 0, 0, 0},   {1, 0, 0, 0, 0},   {0, 1, 0, 0, 0},   {1, 1, 0, 0, 0},     {0, 0, 64, 7, 0},
+    {1, 0, 64, 3, 0},  {0, 1, 64, 1, 0},  {0, 0, 0, 300, 0}, {0, 0, 0, 0, 2},     {0, 0, 256, 0, 2},
+    {1, 0, 320, 5, 2}, {0, 1, 384, 0, 2}, {0, 0, 128, 1, 2}, {0, 0, 1024, 90, 2},
 };
 #define NWAYS (sizeof ways / sizeof ways[0])
 
@@ -75,10 +94,12 @@ static void put_escaped(FILE *f, const char *s, size_t n)
  * and "error: <message>" at the end when the scanner fails. Checks on the way that each field is
  * NUL-terminated and that the end and errors stay where they are.
  */
-static char *scan_dump(const void *data, size_t len, unsigned char delim, const struct way *w)
+static char *scan_dump_failing(const void *data, size_t len, unsigned char delim,
+                               const struct way *w, size_t fail_at)
 {
-    struct source src = {data, len, 0, w->piece, 12345};
-    struct sl_csv_scan_opts opts = {read_source, &src, w->chunk, w->scalar, w->exact};
+    struct source src = {
+        .data = data, .len = len, .piece = w->piece, .seed = 12345, .fail_at = fail_at};
+    struct sl_csv_scan_opts opts = {read_source, &src, w->chunk, w->scalar, w->exact, w->threaded};
     struct sl_csv_scan *s = NULL;
     struct sl_error err = {0};
     check_rc(sl_csv_scan_new(&opts, &s), 0, &err);
@@ -119,6 +140,11 @@ static char *scan_dump(const void *data, size_t len, unsigned char delim, const 
     return text;
 }
 
+static char *scan_dump(const void *data, size_t len, unsigned char delim, const struct way *w)
+{
+    return scan_dump_failing(data, len, delim, w, 0);
+}
+
 /* Every way must give `want` (or, want NULL, the same as the first way); returns that dump. */
 static char *check_ways(const void *data, size_t len, unsigned char delim, const char *want)
 {
@@ -129,10 +155,11 @@ static char *check_ways(const void *data, size_t len, unsigned char delim, const
     for (size_t i = 1; i < NWAYS; i++) {
         char *got = scan_dump(data, len, delim, &ways[i]);
         if (strcmp(got, first) != 0)
-            fail_msg("way %zu (scalar %d, exact %d, chunk %zu, reads of %zu) gave\n%s\nthe first "
-                     "way gave\n%s\ninput: '%.*s'",
-                     i, ways[i].scalar, ways[i].exact, ways[i].chunk, ways[i].piece, got, first,
-                     (int)(len < 300 ? len : 300), (const char *)data);
+            fail_msg(
+                "way %zu (scalar %d, exact %d, chunk %zu, reads of %zu, threaded %d) gave\n%s\n"
+                "the first way gave\n%s\ninput: '%.*s'",
+                i, ways[i].scalar, ways[i].exact, ways[i].chunk, ways[i].piece, ways[i].threaded,
+                got, first, (int)(len < 300 ? len : 300), (const char *)data);
         free(got);
     }
     return first;
@@ -269,7 +296,7 @@ static void test_caps(void **state)
     memcpy(text, "a\nx", 3);
     memset(text + 3, 'y', big);
     memcpy(text + 3 + big, "\n", 1);
-    struct way one = {0, 0, 0, 0};
+    struct way one = {0, 0, 0, 0, 0};
     char *got = scan_dump(text, big + 4, ',', &one);
     if (!strstr(got, "line 2: a field longer than 16 MiB"))
         fail_msg("dump ends with '%s'", got + (strlen(got) > 100 ? strlen(got) - 100 : 0));
@@ -293,8 +320,9 @@ static void test_peek_and_skip(void **state)
     (void)state;
     static const char text[] = "\xef\xbb\xbf"
                                "a;b\nc;d\n";
-    struct source src = {(const unsigned char *)text, sizeof text - 1, 0, 4, 7};
-    struct sl_csv_scan_opts opts = {read_source, &src, 0, 0, 0};
+    struct source src = {
+        .data = (const unsigned char *)text, .len = sizeof text - 1, .piece = 4, .seed = 7};
+    struct sl_csv_scan_opts opts = {read_source, &src, 0, 0, 0, 0};
     struct sl_csv_scan *s = NULL;
     struct sl_error err = {0};
     check_rc(sl_csv_scan_new(&opts, &s), 0, &err);
@@ -432,9 +460,10 @@ static void check_python_file(const char *dir, unsigned seed, int rows)
     unsigned char delim = (unsigned char)strtol(want, NULL, 10);
 
     for (size_t w = 0; w < NWAYS; w++) {
-        struct source src = {(const unsigned char *)data, len, 0, ways[w].piece, seed};
-        struct sl_csv_scan_opts opts = {read_source, &src, ways[w].chunk, ways[w].scalar,
-                                        ways[w].exact};
+        struct source src = {
+            .data = (const unsigned char *)data, .len = len, .piece = ways[w].piece, .seed = seed};
+        struct sl_csv_scan_opts opts = {read_source,    &src,          ways[w].chunk,
+                                        ways[w].scalar, ways[w].exact, ways[w].threaded};
         struct sl_csv_scan *s = NULL;
         struct sl_error err = {0};
         check_rc(sl_csv_scan_new(&opts, &s), 0, &err);
@@ -487,6 +516,125 @@ static void test_random_files_match_python(void **state)
         check_python_file(dir, seed, seed % 4 == 0 ? 2000 : 200);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Reading and scanning ahead on a second thread
+ */
+
+/* Regular rows like an export's (quoted fields, "" escapes), numbered from `from`. */
+static void put_rows(FILE *m, size_t from, size_t count)
+{
+    for (size_t i = from; i < from + count; i++)
+        fprintf(m, "M%08zu,\"Pump %zu, model %c\",%zu,\"said \"\"ok\"\" at noon\",x y\n", i, i,
+                (char)('A' + i % 26), 1990 + i % 35);
+}
+
+static char *make_rows(size_t count, size_t *len)
+{
+    char *text = NULL;
+    FILE *m = open_memstream(&text, len);
+    assert_non_null(m);
+    put_rows(m, 0, count);
+    assert_int_equal(fclose(m), 0);
+    return text;
+}
+
+/* Freed in the middle of a big input, with the worker reading ahead: it stops, reads no more,
+ * and had not read far (the ring is bounded). No leak or race under ASan. */
+static void test_ahead_closed_in_the_middle(void **state)
+{
+    (void)state;
+    size_t len;
+    char *data = make_rows(150000, &len);       /* about 9 MB */
+    static const int batches[] = {0, 1, 3, 10}; /* a batch: a segment of rows */
+    for (size_t k = 0; k < sizeof batches / sizeof batches[0]; k++) {
+        struct source src = {
+            .data = (const unsigned char *)data, .len = len, .owner = pthread_self()};
+        struct sl_csv_scan_opts opts = {read_source, &src, 0, 0, 0, 1};
+        struct sl_csv_scan *s = NULL;
+        struct sl_error err = {0};
+        check_rc(sl_csv_scan_new(&opts, &s), 0, &err);
+        const struct sl_csv_row *rows;
+        size_t n;
+        for (int b = 0; b < batches[k]; b++) {
+            check_rc(sl_csv_scan_rows(s, &rows, &n, &err), 1, &err);
+            if (b == 0)
+                check_str(rows[0].base + rows[0].cells[0].off, "M00000000");
+        }
+        if (batches[k] > 0) { /* the worker reads: wait for it to show */
+            for (int i = 0; i < 2000 && src.foreign == 0; i++)
+                usleep(1000);
+            assert_true(src.foreign > 0);
+        }
+        sl_csv_scan_free(s);
+        size_t reads = src.reads;
+        usleep(20000);
+        assert_int_equal(src.reads, reads); /* stopped */
+        assert_true(src.pos < len / 2);     /* not far ahead */
+    }
+    free(data);
+}
+
+/* A read failing in the middle comes out after the rows before it, with its message, the same
+ * as without the second thread; so does the end of a stream read one byte at a time. */
+static void test_ahead_read_error_and_small_reads(void **state)
+{
+    (void)state;
+    size_t len;
+    char *data = make_rows(40000, &len);
+    size_t fail_at = len / 2 + 12345;
+    struct way seq = {0, 0, 0, 0, 0}, ahead = {0, 0, 0, 0, 1};
+    char *want = scan_dump_failing(data, len, ',', &seq, fail_at);
+    char *got = scan_dump_failing(data, len, ',', &ahead, fail_at);
+    const char *e = strstr(want, "error: cannot read the file: Input/output error");
+    assert_non_null(e);
+    assert_true(e - want > (ptrdiff_t)(len / 3)); /* rows came first */
+    check_str(got, want);
+    free(got);
+    struct way bytes = {0, 0, 0, 1, 2}; /* reads of one byte */
+    got = scan_dump_failing(data, 200000, ',', &bytes, 0);
+    char *got_seq = scan_dump_failing(data, 200000, ',', &seq, 0);
+    check_str(got, got_seq);
+    free(got);
+    free(got_seq);
+    free(want);
+    free(data);
+}
+
+/*
+ * One input with what the segment cuts must get right, each a few times past the first
+ * segments: fields with line ends inside quotes, CRLF and lone CR lines, blank lines, a row
+ * longer than a segment, then quotes the fast path does not read (the scanner goes on
+ * sequentially from there) and a NUL byte, whose line must be the right one.
+ */
+static void test_ahead_segment_cuts(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len;
+    FILE *m = open_memstream(&text, &len);
+    assert_non_null(m);
+    for (size_t part = 0; part < 6; part++) {
+        put_rows(m, part * 1000, 700);
+        fputs("a,\"multi\r\nline\n\nfield\"\r\n\r\nb,c\rd,e\r\n\n,,\n", m);
+        if (part == 2)
+            for (int i = 0; i < 30000; i++)
+                fputs(i % 1000 == 999 ? "long,\n" : "long,", m);
+        if (part == 4)
+            fputs("\"a\"b,c\nstill,quoted\",d\n 5\" pipe,\"x\" \n", m);
+    }
+    fputs("last,\"", m); /* the stream ends in a quoted field */
+    assert_int_equal(fclose(m), 0);
+    char *dump = check_ways(text, len, ',', NULL);
+    assert_non_null(strstr(dump, "error: line "));
+    assert_non_null(strstr(dump, "unterminated quoted field"));
+    free(dump);
+    text[len - 30000] = '\0';
+    dump = check_ways(text, len, ',', NULL);
+    assert_non_null(strstr(dump, "NUL byte"));
+    free(dump);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +647,9 @@ int main(void)
         cmocka_unit_test(test_peek_and_skip),
         cmocka_unit_test(test_random_inputs_all_ways_agree),
         cmocka_unit_test(test_random_files_match_python),
+        cmocka_unit_test(test_ahead_closed_in_the_middle),
+        cmocka_unit_test(test_ahead_read_error_and_small_reads),
+        cmocka_unit_test(test_ahead_segment_cuts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
