@@ -3,8 +3,11 @@
  *
  * DESIGN. The scanner reads the file a buffer at a time and hands out rows in small batches, their
  * fields as slices of that buffer; this reader adds the header and the names and hands the rows
- * out one by one. It holds one buffer (256 KiB, more only while a single row does not fit) and
- * the batch's rows, whatever the file's size. Error messages name the physical line of the
+ * out one by one. For a file over 256 KiB the scanner reads and scans ahead on a second thread
+ * (threaded, csv_scan.h: the server imports on a worker thread and has a core to spare; the rows
+ * are the same), closed with the reader. Memory is bounded whatever the file's size: one buffer
+ * (256 KiB, more only while a single row does not fit), or four 256 KiB segments with their
+ * cells and rows while the second thread runs. Error messages name the physical line of the
  * row (the scanner's). Caps: 16 MiB a field, 64 MiB and 65536 fields a row.
  *
  * The dialect, for files people export (the scanner's contract has the byte-level rules):

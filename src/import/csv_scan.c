@@ -32,7 +32,21 @@
  *
  * Line numbers (for messages) are counted where the machines meet CR and LF anyway: a CR counts
  * one line, an LF one unless the byte before it was that CR (kept as a stream offset, since the
- * CR's own byte may have become a field's NUL by then).
+ * CR's own byte may have become a field's NUL by then). *
+ * AHEAD (threaded). Scanning is the cost (the read(2) copy is a tenth of it), and one stream is
+ * one row after another, so the second core can only help if the stream is cut into pieces that
+ * can be scanned apart. The worker reads into a ring of segment buffers and cuts each after its
+ * last line end that quote parity puts outside quotes, carrying the rest to the next segment.
+ * The same pass checks the quotes the way the fast path does: up to the first quote the fast
+ * path would not take for the usual kind, parity is libcsv's reading, so the cut ends a row and
+ * the next segment starts one. A segment is then scanned whole, in place, by a scanner of its
+ * own (a span: the machines above, with the stream's end at the segment's end and its line count
+ * started where the cut pass counted), by whichever thread is free: the worker after reading,
+ * or the caller while the next segment in order is still being scanned. The caller hands the
+ * segments' rows out in order. Where a cut cannot be trusted (a quote read another way before
+ * any cut, a row longer than a segment) or a read fails, the worker stops and the stream's
+ * scanner takes that segment's untouched bytes as its buffer and goes on sequentially, so every
+ * file still reads exactly as before.
  */
 #include "import/csv_scan.h"
 #include "util/err.h"
@@ -780,7 +794,12 @@ static inline __attribute__((always_inline)) void fast(struct sl_csv_scan *s, in
             continue;
         /* The row ends at x. */
         line_end(s, x, cx);
-        s->queue[s->nqueued++] = (struct queued){row_first, ncells - row_first, s->row_line};
+        if (s->span) /* straight into the span's rows (room made by span_scan) */
+            s->rows[s->nrows++] = (struct sl_csv_row){(const char *)buf, cells + row_first,
+                                                      ncells - row_first, s->row_line};
+        else
+            s->queue[s->nqueued] = (struct queued){row_first, ncells - row_first, s->row_line};
+        s->nqueued++;
         row_first = ncells;
         s->row_start = fstart;
         s->row_line = s->lines + 1;
@@ -1036,7 +1055,7 @@ cut_block(struct cutter *c, const unsigned char *buf, size_t len, unsigned char 
     uint64_t structural = ((m.delim & keep) | eol) & ~inside;
     uint64_t open = quote & inside, close = quote & ~inside;
     uint64_t bad = (open & ~((structural | close) << 1 | prev_ok)) |
-                   (close & ~((structural | open) >> 1) & (~(uint64_t)0 >> 1)) | (m.nul & keep);
+                   (close & ~((structural | open) >> 1) & (~(uint64_t)0 >> 1));
     if (c->close_last && !((structural | open) & 1))
         bad |= 1;
     if (n < BLOCK) /* the byte after the last is still to come: it may make a quote right */
@@ -1070,11 +1089,12 @@ cut_block(struct cutter *c, const unsigned char *buf, size_t len, unsigned char 
 
 /*
  * Looks at buf[c->done, len) for the last place the segment may be cut: 0 when there is none
- * yet; c->bad when the segment holds a byte the fast path cannot read (quotes it does not take
- * for the usual kind, or NUL), with no cut after it. Up to the first such byte the fast path's
- * reading of quotes (by parity) is libcsv's, so a line end outside quotes by parity ends a row:
- * the next segment starts one, which is all a span needs to give the rows the stream's scanner
- * would. A CR is a cut only when the byte after it is there and not an LF (CRLF stays whole).
+ * yet; c->bad when the segment holds a quote the fast path does not read the usual way, with no
+ * cut after it. Up to the first such quote the fast path's reading of quotes (by parity) is
+ * libcsv's, so a line end outside quotes by parity ends a row: the next segment starts one,
+ * which is all a span needs to give the rows the stream's scanner would. (A NUL byte changes no
+ * parity, and its segment fails there, before any row after it is handed out.) A CR is a cut
+ * only when the byte after it is there and not an LF (CRLF stays whole).
  */
 static size_t find_cut(struct cutter *c, const unsigned char *buf, size_t len, unsigned char delim,
                        int sse, long long *lines)
@@ -1152,11 +1172,11 @@ static int span_grow(struct sl_csv_scan *t)
     return 0;
 }
 
-static inline int span_add(struct sl_csv_scan *t, size_t first, size_t count, long long line)
+/* The row the exact machine has ended (there is room: span_scan made it). */
+static int span_add(struct sl_csv_scan *t)
 {
-    if (t->nrows == t->rows_cap && span_grow(t) != 0)
-        return -1;
-    t->rows[t->nrows++] = (struct sl_csv_row){(const char *)t->buf, t->cells + first, count, line};
+    t->rows[t->nrows++] = (struct sl_csv_row){(const char *)t->buf, t->cells + t->row_first,
+                                              t->ncells - t->row_first, t->row_line};
     return 0;
 }
 
@@ -1187,16 +1207,10 @@ static void span_scan(struct sl_csv_scan *t, long long lines)
         t->cells_cap = t->len + 2;
     }
     int rc;
-    while ((rc = step(t)) > 0) {
-        if (rc == 1) {
-            if (span_add(t, t->row_first, t->ncells - t->row_first, t->row_line) != 0)
-                return;
-            continue;
-        }
-        for (size_t i = 0; i < t->nqueued; i++)
-            if (span_add(t, t->queue[i].first, t->queue[i].count, t->queue[i].line) != 0)
-                return;
-    }
+    do {
+        if (t->rows_cap - t->nrows < BATCH_ROWS && span_grow(t) != 0)
+            return;
+    } while ((rc = step(t)) == 2 || (rc == 1 && span_add(t) == 0));
 }
 
 /* Under the lock: the first filled slot not handed out yet, taken for scanning; or NULL. */

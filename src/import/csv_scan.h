@@ -10,7 +10,8 @@
  * that buffer, each base + off, len bytes, followed by a NUL byte (written in place of the
  * delimiter, quote or line end that closed it). Unquoted fields and quoted fields without ""
  * escapes are never copied; a quoted field with escapes is unescaped in place, over its own bytes.
- * Rows and their fields are valid until the next sl_csv_scan_rows, peek or free.
+ * Rows and their fields are valid until the next sl_csv_scan_rows, peek or free (the rows of the
+ * last batch, until free, also after the end or an error).
  * - Dialect: the lenient one of libcsv, which sluice read CSV with before this scanner, byte for
  *   byte (the states below are libcsv's):
  *   - A row ends at CR or LF outside quotes; CRLF is one line end (the LF starts an empty line,
@@ -25,11 +26,11 @@
  *   - At the end of the stream the last row ends (no line end needed); a quoted field still
  *     open there is an error.
  *   - NUL bytes are refused: this is for text.
- * - Memory: one buffer of `chunk` bytes (SL_CSV_SCAN_CHUNK by default), grown only while one row
- *   does not fit in half of it, up to SL_CSV_SCAN_MAX_ROW + SL_CSV_SCAN_MAX_FIELD bytes of row
- *   as written; plus one array of field offsets. Caps, each an error naming the row's line:
- *   a field over SL_CSV_SCAN_MAX_FIELD bytes, a row over SL_CSV_SCAN_MAX_ROW (its fields'
- *   bytes, one more each), over SL_CSV_SCAN_MAX_FIELDS fields.
+ * - Memory (sequential): one buffer of `chunk` bytes (SL_CSV_SCAN_CHUNK by default), grown only
+ * while one row does not fit in half of it, up to SL_CSV_SCAN_MAX_ROW + SL_CSV_SCAN_MAX_FIELD bytes
+ * of row as written; plus one array of field offsets. Caps, each an error naming the row's line: a
+ * field over SL_CSV_SCAN_MAX_FIELD bytes, a row over SL_CSV_SCAN_MAX_ROW (its fields' bytes, one
+ * more each), over SL_CSV_SCAN_MAX_FIELDS fields.
  * - Errors are SL_EINVALID (a broken file: "line 12: unterminated quoted field"; "line 3: NUL
  *   byte; is this a text file?"; the caps), SL_EIO ("cannot read the file: ..."), or SL_ENOMEM.
  *   Line numbers count physical lines from 1 (LF, CRLF and a lone CR each end one), and name
@@ -39,7 +40,20 @@
  *   SSE2 compare where the compiler targets SSE2 (every x86-64), with a portable byte loop
  *   otherwise; the state machine then runs only on those bytes. Both give the same rows
  *   (tests/unit/test_csv_scan.c runs both).
- * - Not thread-safe; one scanner per stream.
+ * - Threads (opts.threaded): at the first sl_csv_scan_rows, when the first read filled the buffer
+ *   (a big input; threaded 2: always), a worker thread reads ahead into a ring of 4 segments of
+ *   `chunk` bytes, each cut after a line end outside quotes, and it and the caller's thread scan
+ *   whole segments while the caller takes their rows, in order, a segment per batch. The rows,
+ *   lines and errors are those of the sequential scanner, byte for byte. From then on only the
+ *   worker calls the read callback (one call at a time, never after it returned 0 or -1) until
+ *   the worker ends; a read that fails is reported in its place, after the rows before it. A
+ *   segment that cannot be cut safely (quotes the fast path does not read the usual way, or a
+ *   row longer than a segment) ends the worker: the scanner goes on sequentially from that
+ *   segment's first byte. Memory stays bounded: 4 segments, each with up to one cell per byte
+ *   (16 bytes each) and its rows. sl_csv_scan_free, at any point, stops the worker after the
+ *   read or scan it is in (so a read that blocks holds it up) and waits for it. When no thread
+ *   can be made, the scanner stays sequential.
+ * - Not thread-safe; one scanner per stream (its own worker aside).
  */
 #ifndef SL_IMPORT_CSV_SCAN_H
 #define SL_IMPORT_CSV_SCAN_H
