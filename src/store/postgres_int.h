@@ -201,8 +201,8 @@ int pg_cron_record(struct sl_store *s, const char *path, int64_t slot_at, int st
                    int64_t duration_ms, int skipped, struct sl_error *err);
 int pg_cron_last_run(struct sl_store *s, const char *path, int64_t *at, struct sl_error *err);
 int pg_upsert_records(struct sl_store *s, const char *tenant, const char *type, const char *job_id,
-                      const struct sl_record_in *recs, size_t n, int64_t now, int64_t *created,
-                      int64_t *updated, struct sl_error *err);
+                      const char *columns, const struct sl_record_in *recs, size_t n, int64_t now,
+                      int64_t *created, int64_t *updated, struct sl_error *err);
 int pg_add_row_errors(struct sl_store *s, const char *job_id, int64_t first_seq,
                       const struct sl_row_error *errs, size_t n, struct sl_error *err);
 int pg_clear_row_errors(struct sl_store *s, const char *job_id, struct sl_error *err);

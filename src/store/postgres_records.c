@@ -11,7 +11,10 @@
  * that no update or lock touched), the usual PostgreSQL idiom.
  */
 #include "store/postgres_int.h"
+#include "store/record_data.h"
+#include "store/record_key.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,25 +66,49 @@ static int upsert_run(struct pg_tx *tx, void *ctx, struct sl_error *err)
     return rc;
 }
 
+/* Adds a record's data to the array as an object: this store keeps objects (record_data.h). */
+static int add_data(struct pg_array *a, const struct sl_record_cols *cols, const char *data,
+                    struct sl_buf *tmp, struct sl_error *err)
+{
+    if (data[0] == '{') {
+        pg_array_text(a, data);
+        return 0;
+    }
+    sl_buf_reset(tmp);
+    int rc = sl_record_data_expand(cols, data, tmp);
+    if (rc)
+        return sl_err_set(err, SL_EINVALID, "postgres: record values that do not fit the columns");
+    pg_array_text(a, tmp->data);
+    return 0;
+}
+
 int pg_upsert_records(struct sl_store *s, const char *tenant, const char *type, const char *job_id,
-                      const struct sl_record_in *recs, size_t n, int64_t now, int64_t *created,
-                      int64_t *updated, struct sl_error *err)
+                      const char *columns, const struct sl_record_in *recs, size_t n, int64_t now,
+                      int64_t *created, int64_t *updated, struct sl_error *err)
 {
     static const struct pg_op op = {"upsert records", PG_WRITE, upsert_run, NULL};
     struct upsert_ctx c = {.tenant = tenant, .type = type, .job_id = job_id, .now = now};
+    struct sl_record_cols *cols = NULL;
+    struct sl_buf tmp;
     int rc = 0;
 
     if (n == 0)
         return 0;
+    if (columns && (rc = sl_record_cols_new(columns, &cols)) != 0)
+        return sl_err_set(err, rc, "postgres: the records' columns are not a list of names");
+    sl_buf_init(&tmp, SIZE_MAX);
     pg_array_init(&c.keys);
     pg_array_init(&c.data);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         pg_array_text(&c.keys, recs[i].key);
-        pg_array_text(&c.data, recs[i].data);
+        rc = add_data(&c.data, cols, recs[i].data, &tmp, err);
     }
-    rc = pg_run(cast(s), &op, &c, err);
+    if (rc == 0)
+        rc = pg_run(cast(s), &op, &c, err);
     pg_array_fini(&c.keys);
     pg_array_fini(&c.data);
+    sl_buf_fini(&tmp);
+    sl_record_cols_free(cols);
     if (rc == 0) {
         *created += c.created;
         *updated += c.updated;
@@ -244,20 +271,35 @@ struct records_ctx {
     struct sl_record *one;
 };
 
+/* Listing order (record_key.h), as the records_order index has it. */
+#define RECORD_ORDER "sluice_key_head(key) COLLATE \"C\", sluice_key_num(key)"
+
 static int list_records_run(struct pg_tx *tx, void *ctx, struct sl_error *err)
 {
+    static const char first_sql[] = "SELECT key, data, job_id, created_at, updated_at FROM records"
+                                    " WHERE tenant = $1 AND type = $2"
+                                    " ORDER BY " RECORD_ORDER " LIMIT $3::int";
+    static const char after_sql[] = "SELECT key, data, job_id, created_at, updated_at FROM records"
+                                    " WHERE tenant = $1 AND type = $2"
+                                    " AND (" RECORD_ORDER ") > ($4::text COLLATE \"C\", $5::bigint)"
+                                    " ORDER BY " RECORD_ORDER " LIMIT $3::int";
     struct records_ctx *c = ctx;
     struct pg_params p = {0};
     PGresult *r;
+    char *head = NULL;
+    int64_t num = 0;
     pg_p_text(&p, c->tenant);
     pg_p_text(&p, c->type);
-    pg_p_text(&p, c->key);
     pg_p_i64(&p, c->limit + 1);
-    int rc = pg_exec(tx,
-                     "SELECT key, data, job_id, created_at, updated_at FROM records"
-                     " WHERE tenant = $1 AND type = $2 AND ($3::text IS NULL OR key > $3)"
-                     " ORDER BY key LIMIT $4::int",
-                     &p, &r, err);
+    if (c->key) {
+        size_t len = strlen(c->key), head_len = sl_record_key_split(c->key, len, &num);
+        if (!(head = strndup(c->key, head_len)))
+            return SL_ENOMEM;
+        pg_p_text(&p, head);
+        pg_p_i64(&p, num);
+    }
+    int rc = pg_exec(tx, c->key ? after_sql : first_sql, &p, &r, err);
+    free(head);
     if (rc)
         return rc;
     if (!(*c->out = calloc((size_t)c->limit + 1, sizeof **c->out)))

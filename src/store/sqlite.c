@@ -696,6 +696,7 @@ static int sq_watch(struct sl_store *s, void (*on_change)(void *arg), void *arg,
 static void sq_close(struct sl_store *s)
 {
     struct sqlite_store *ss = cast(s);
+    sq_ckpt_stop(ss);
     sq_cache_clear(ss);
     sqlite3_close_v2(ss->db);
     sq_group_fini(ss);
@@ -780,7 +781,8 @@ int sl_store_sqlite_open(const char *path, struct sl_store **out, struct sl_erro
                       "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
                       " PRAGMA cache_size = -16384;",
                       err)) != 0 ||
-        (rc = sq_migrate(&ss->base, err)) != 0)
+        (rc = sq_records_register(ss, err)) != 0 || (rc = sq_migrate(&ss->base, err)) != 0 ||
+        (rc = sq_ckpt_start(ss, path, err)) != 0)
         goto out;
     *out = &ss->base;
 out:

@@ -40,6 +40,13 @@ struct sqlite_store {
     pthread_mutex_t lock; /* guards db and cache: every operation holds it from start to end */
     struct insert_group group;
     struct sq_cached cache[SQ_CACHE_MAX];
+    /* Background checkpoints (sqlite_ckpt.c): a connection and a thread of their own. */
+    sqlite3 *ckpt_db;
+    pthread_t ckpt_thread;
+    pthread_mutex_t ckpt_lock; /* guards the two flags below */
+    pthread_cond_t ckpt_cond;
+    int ckpt_wanted, ckpt_stop;
+    int ckpt_inited, ckpt_running;
 };
 
 /* Records sqlite's last error message for `what` in err; returns SL_ESTORE. */
@@ -72,6 +79,14 @@ void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap);
 /* A nullable time column: 0 for NULL. */
 int64_t sq_col_time(sqlite3_stmt *st, int i);
 
+/* Starts checkpointing the WAL of the file at path on a thread of the store's own, instead of in
+ * the commits that fill it (sqlite_ckpt.c). */
+int sq_ckpt_start(struct sqlite_store *ss, const char *path, struct sl_error *err);
+/* Stops and joins that thread and closes its connection; safe when it never started. */
+void sq_ckpt_stop(struct sqlite_store *ss);
+/* Registers the SQL functions the records schema uses (sl_key_head, sl_key_num). */
+int sq_records_register(struct sqlite_store *ss, struct sl_error *err);
+
 void sq_group_init(struct sqlite_store *ss);
 void sq_group_fini(struct sqlite_store *ss);
 int sq_insert_jobs(struct sl_store *s, const struct sl_job *jobs, size_t n, struct sl_error *err);
@@ -90,8 +105,8 @@ int sq_cron_last_run(struct sl_store *s, const char *path, int64_t *at, struct s
 int sq_progress(struct sl_store *s, const char *id, int64_t fence, const char *result,
                 struct sl_error *err);
 int sq_upsert_records(struct sl_store *s, const char *tenant, const char *type, const char *job_id,
-                      const struct sl_record_in *recs, size_t n, int64_t now, int64_t *created,
-                      int64_t *updated, struct sl_error *err);
+                      const char *columns, const struct sl_record_in *recs, size_t n, int64_t now,
+                      int64_t *created, int64_t *updated, struct sl_error *err);
 int sq_add_row_errors(struct sl_store *s, const char *job_id, int64_t first_seq,
                       const struct sl_row_error *errs, size_t n, struct sl_error *err);
 int sq_clear_row_errors(struct sl_store *s, const char *job_id, struct sl_error *err);

@@ -160,10 +160,12 @@ int sl_store_progress(struct sl_store *s, const char *id, int64_t fence, const c
 }
 
 int sl_store_upsert_records(struct sl_store *s, const char *tenant, const char *type,
-                            const char *job_id, const struct sl_record_in *recs, size_t n,
-                            int64_t now, int64_t *created, int64_t *updated, struct sl_error *err)
+                            const char *job_id, const char *columns,
+                            const struct sl_record_in *recs, size_t n, int64_t now,
+                            int64_t *created, int64_t *updated, struct sl_error *err)
 {
-    return s->ops->upsert_records(s, tenant, type, job_id, recs, n, now, created, updated, err);
+    return s->ops->upsert_records(s, tenant, type, job_id, columns, recs, n, now, created, updated,
+                                  err);
 }
 
 int sl_store_add_row_errors(struct sl_store *s, const char *job_id, int64_t first_seq,

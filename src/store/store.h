@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 #define SL_CURSOR_MAX           64
-#define SL_QUEUE_PROCESSING_MAX 50 /* processing jobs listed by the queue status */
+#define SL_QUEUE_PROCESSING_MAX 50                /* processing jobs listed by the queue status */
 #define SL_CRON_SLOT_KEEP_MS    (30LL * 86400000) /* cron slots kept behind the newest, ms */
 
 struct sl_job_filter {
@@ -106,7 +106,7 @@ struct sl_stats {
 /* One imported record, as an import writes it. */
 struct sl_record_in {
     const char *key;
-    const char *data; /* JSON object text */
+    const char *data; /* JSON object text, or an array of values (record_data.h) */
 };
 
 /* One row error of an import ({row, field, value, message} in the contract). */
@@ -174,8 +174,9 @@ struct sl_store_ops {
     int (*progress)(struct sl_store *s, const char *id, int64_t fence, const char *result,
                     struct sl_error *err);
     int (*upsert_records)(struct sl_store *s, const char *tenant, const char *type,
-                          const char *job_id, const struct sl_record_in *recs, size_t n,
-                          int64_t now, int64_t *created, int64_t *updated, struct sl_error *err);
+                          const char *job_id, const char *columns, const struct sl_record_in *recs,
+                          size_t n, int64_t now, int64_t *created, int64_t *updated,
+                          struct sl_error *err);
     int (*add_row_errors)(struct sl_store *s, const char *job_id, int64_t first_seq,
                           const struct sl_row_error *errs, size_t n, struct sl_error *err);
     int (*clear_row_errors)(struct sl_store *s, const char *job_id, struct sl_error *err);
@@ -250,11 +251,14 @@ int sl_store_progress(struct sl_store *s, const char *id, int64_t fence, const c
                       struct sl_error *err);
 /*
  * Inserts or replaces n records of (tenant, type) in one transaction, counting how many keys
- * were new (*created) and how many existed (*updated). All or nothing.
+ * were new (*created) and how many existed (*updated). All or nothing. A record's data is a JSON
+ * object, or an array of values under `columns` (a JSON array of names; NULL when no record
+ * uses it): see record_data.h. Either way the record reads back as the object.
  */
 int sl_store_upsert_records(struct sl_store *s, const char *tenant, const char *type,
-                            const char *job_id, const struct sl_record_in *recs, size_t n,
-                            int64_t now, int64_t *created, int64_t *updated, struct sl_error *err);
+                            const char *job_id, const char *columns,
+                            const struct sl_record_in *recs, size_t n, int64_t now,
+                            int64_t *created, int64_t *updated, struct sl_error *err);
 /* Appends row errors numbered first_seq, first_seq + 1, ... in one transaction. */
 int sl_store_add_row_errors(struct sl_store *s, const char *job_id, int64_t first_seq,
                             const struct sl_row_error *errs, size_t n, struct sl_error *err);

@@ -2205,9 +2205,9 @@ static void upsert(struct fx *f, const char *tenant, const char *type, const cha
 {
     struct sl_error err = {0};
     int64_t created = 100, updated = 200; /* the counts are added to what the caller has */
-    check_rc(
-        sl_store_upsert_records(f->s, tenant, type, job_id, recs, n, now, &created, &updated, &err),
-        0, &err);
+    check_rc(sl_store_upsert_records(f->s, tenant, type, job_id, NULL, recs, n, now, &created,
+                                     &updated, &err),
+             0, &err);
     check_i64(created, 100 + want_created);
     check_i64(updated, 200 + want_updated);
 }
@@ -2307,6 +2307,82 @@ static void test_list_records_paging(void **state)
     check_records_page(f, "a", 2, all + 2, 2, 1);
     check_records_page(f, "a0", 2, all + 4, 2, 0);
     check_records_page(f, "b", 2, NULL, 0, 0);
+}
+
+/* A key ending in ':' and a number lists by that number after the text before it (record_key.h):
+ * an import's `<jobId>:<row>` keys in row order. Other keys keep byte order, and a key that only
+ * looks numeric ("k:09", a leading zero) is plain text. Cursors page through that order. */
+static void test_list_records_trailing_numbers(void **state)
+{
+    struct fx *f = *state;
+    char job[SL_UUID_MAX];
+    assert_int_equal(sl_uuid7(T0, job), 0);
+    const struct sl_record_in recs[9] = {
+        {"k:10", "{\"n\":10}"}, {"k:9", "{}"},  {"k:09", "{}"}, {"k", "{}"},
+        {"k:", "{}"},           {"k:1a", "{}"}, {"k:2", "{}"},  {"k:1234567890123456789", "{}"},
+        {"j:100", "{}"}};
+    upsert(f, "acme", "machines", job, recs, 9, NOW, 9, 0);
+    const char *const all[9] = {
+        "j:100", "k", "k:", "k:2", "k:9", "k:10", "k:09", "k:1234567890123456789", "k:1a"};
+    check_records_page(f, NULL, 20, all, 9, 0);
+    for (size_t i = 0; i < 8; i++) /* from each key, the next two */
+        check_records_page(f, all[i], 2, all + i + 1, i + 3 <= 9 ? 2 : 1, i + 3 < 9);
+    /* every key reads back by its own text, and a number is not its key's text */
+    check_record(f, "acme", "machines", "k:10", "{\"n\":10}", job, NOW, NOW);
+    struct sl_error err = {0};
+    struct sl_record r;
+    check_rc(sl_store_get_record(f->s, "acme", "machines", "k:010", &r, &err), SL_ENOT_FOUND, &err);
+    /* the same key written again is the same record */
+    const struct sl_record_in again[1] = {{"k:10", "{\"n\":11}"}};
+    upsert(f, "acme", "machines", job, again, 1, NOW + 1, 0, 1);
+    check_record(f, "acme", "machines", "k:10", "{\"n\":11}", job, NOW, NOW + 1);
+}
+
+/* Records given as arrays of values under the batch's columns read back as objects, the same
+ * text the importer would have written; objects and arrays mix in one batch, and a later object
+ * replaces an array. An array without columns fails its batch, which writes nothing. */
+static void test_records_as_values_under_columns(void **state)
+{
+    struct fx *f = *state;
+    struct sl_error err = {0};
+    int64_t created = 0, updated = 0;
+    char job1[SL_UUID_MAX], job2[SL_UUID_MAX];
+    assert_int_equal(sl_uuid7(T0, job1), 0);
+    assert_int_equal(sl_uuid7(T0 + 1, job2), 0);
+    const char *cols = "[\"id\",\"n\\\"ame\",\"x\",\"x\"]";
+    const struct sl_record_in recs[4] = {{"a", "[\"a\",\"say \\\"hi\\\", [ok]\",1.5,null]"},
+                                         {"b", "[\"b\"]"},
+                                         {"c", "{\"free\":true}"},
+                                         {"d", "[{\"p\":[1,{\"q\":\"]\"}]},[],true,false]"}};
+    check_rc(sl_store_upsert_records(f->s, "acme", "machines", job1, cols, recs, 4, NOW, &created,
+                                     &updated, &err),
+             0, &err);
+    check_record(f, "acme", "machines", "a",
+                 "{\"id\":\"a\",\"n\\\"ame\":\"say \\\"hi\\\", [ok]\",\"x\":1.5,\"x\":null}", job1,
+                 NOW, NOW);
+    check_record(f, "acme", "machines", "b", "{\"id\":\"b\"}", job1, NOW, NOW);
+    check_record(f, "acme", "machines", "c", "{\"free\":true}", job1, NOW, NOW);
+    check_record(f, "acme", "machines", "d",
+                 "{\"id\":{\"p\":[1,{\"q\":\"]\"}]},\"n\\\"ame\":[],\"x\":true,\"x\":false}", job1,
+                 NOW, NOW);
+    /* another job's object replaces an array; the list reads both forms */
+    const struct sl_record_in later[1] = {{"a", "{\"id\":\"A\"}"}};
+    upsert(f, "acme", "machines", job2, later, 1, NOW + 5, 0, 1);
+    check_record(f, "acme", "machines", "a", "{\"id\":\"A\"}", job2, NOW, NOW + 5);
+    const char *const all[4] = {"a", "b", "c", "d"};
+    check_records_page(f, NULL, 10, all, 4, 0);
+
+    /* an array without columns is refused and nothing of its batch is written */
+    const struct sl_record_in bad[2] = {{"e", "{}"}, {"f", "[1,2]"}};
+    int rc = sl_store_upsert_records(f->s, "acme", "machines", job2, NULL, bad, 2, NOW, &created,
+                                     &updated, &err);
+    assert_int_equal(rc, SL_EINVALID);
+    struct sl_record r;
+    check_rc(sl_store_get_record(f->s, "acme", "machines", "e", &r, &err), SL_ENOT_FOUND, &err);
+    check_rc(sl_store_get_record(f->s, "acme", "machines", "f", &r, &err), SL_ENOT_FOUND, &err);
+    /* a later batch of the same job without columns leaves the job's columns as they were */
+    upsert(f, "acme", "machines", job1, bad, 1, NOW + 6, 1, 0);
+    check_record(f, "acme", "machines", "b", "{\"id\":\"b\"}", job1, NOW, NOW);
 }
 
 static void add_errors(struct fx *f, const char *job_id, int64_t first_seq,
@@ -2656,6 +2732,8 @@ int main(void)
         T(test_next_due),
         T(test_upsert_records_counts),
         T(test_list_records_paging),
+        T(test_list_records_trailing_numbers),
+        T(test_records_as_values_under_columns),
         T(test_row_errors),
         T(test_invalid_utf8_text_is_stored),
         T(test_watch_sees_other_handles),

@@ -15,6 +15,7 @@
 #include "core/processor.h"
 #include "import/importer.h"
 #include "import/schema.h"
+#include "store/record_key.h"
 #include "util/sha256.h"
 #include "util/timeutil.h"
 
@@ -573,6 +574,67 @@ static void test_no_schema_imports_as_is(void **state)
     json_decref(list);
 }
 
+/* The stored form of record key (raw SQLite): '[' for values under the job's columns, '{'. */
+static char stored_form(struct fx *f, const char *key)
+{
+    char path[PATH_MAX];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    snprintf(path, sizeof path, "%s/s.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    int64_t num = 0;
+    size_t head = sl_record_key_split(key, strlen(key), &num);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT substr(data, 1, 1) FROM records"
+                                        " WHERE key_head = ?1 AND key_num = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, key, (int)head, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, num);
+    char form = sqlite3_step(st) == SQLITE_ROW ? ((const char *)sqlite3_column_text(st, 0))[0] : 0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return form;
+}
+
+/* Record key's data text, exactly. */
+static void check_record_text(struct fx *f, const char *type, const char *key, const char *want)
+{
+    struct sl_record rec;
+    struct sl_error err = {0};
+    check_rc(sl_store_get_record(f->s, "default", type, key, &rec, &err), 0, &err);
+    check_str(rec.data, want);
+    sl_record_fini(&rec);
+}
+
+/* Rows of a file with a header are stored as values under the job's columns and read back as the
+ * same object text; a row with cells beyond the header, and JSON rows, are stored as objects. */
+static void test_header_rows_are_stored_as_values(void **state)
+{
+    struct fx *f = *state;
+    char key[128];
+    new_job_text(f, "default", "csv", "v.csv", "id,na\"me,x\n1,\"a,b\",\n2\n3,c,d,extra\n");
+    json_t *s = import_ok(f, NULL);
+    check_counts(s, "csv", 3, 3, 0, 3, 0);
+    json_decref(s);
+    const char *want[3] = {"{\"id\":\"1\",\"na\\\"me\":\"a,b\",\"x\":null}",
+                           "{\"id\":\"2\",\"na\\\"me\":null,\"x\":null}",
+                           "{\"id\":\"3\",\"na\\\"me\":\"c\",\"x\":\"d\",\"column_4\":\"extra\"}"};
+    const char forms[3] = {'[', '[', '{'};
+    for (int i = 0; i < 3; i++) {
+        snprintf(key, sizeof key, "%s:%d", f->job.id, i + 1);
+        check_record_text(f, "csv", key, want[i]);
+        if (stored_form(f, key) != forms[i])
+            fail_msg("row %d stored as '%c', expected '%c'", i + 1, stored_form(f, key), forms[i]);
+    }
+    new_job_text(f, "default", "ndjson", "v.ndjson", "{\"a\":1}\n");
+    s = import_ok(f, NULL);
+    json_decref(s);
+    snprintf(key, sizeof key, "%s:1", f->job.id);
+    check_record_text(f, "ndjson", key, "{\"a\":1}");
+    assert_int_equal(stored_form(f, key), '{');
+}
+
 static void test_keys_without_key_value(void **state)
 {
     struct fx *f = *state;
@@ -850,7 +912,7 @@ static void test_store_failure_in_a_middle_batch_fails_the_import(void **state)
     sqlite3_busy_timeout(db, 5000);
     assert_int_equal(sqlite3_exec(db,
                                   "CREATE TRIGGER fail_one BEFORE INSERT ON records"
-                                  " WHEN NEW.key = 'C-15000'"
+                                  " WHEN NEW.key_head = 'C-15000'"
                                   " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -995,8 +1057,8 @@ static void test_upsert_counts_as_one_by_one(void **state)
         }
         int64_t created = 7, updated = 9;
         struct sl_error err = {0};
-        check_rc(sl_store_upsert_records(f->s, "default", "model", job, recs, n, now, &created,
-                                         &updated, &err),
+        check_rc(sl_store_upsert_records(f->s, "default", "model", job, NULL, recs, n, now,
+                                         &created, &updated, &err),
                  0, &err);
         if (created != 7 + want_c || updated != 9 + want_u)
             fail_msg("round %d (%zu rows): created %lld updated %lld, expected %lld and %lld",
@@ -1404,6 +1466,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ndjson_with_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_format_from_content, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_schema_imports_as_is, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_rows_are_stored_as_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_without_key_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_key_twice_in_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_utf8_is_a_row_error, setup, teardown),

@@ -78,13 +78,6 @@ static void test_percentiles_from_histogram(void **state)
         check_i64(out[i], -1);
 }
 
-static void exec_ok(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
-}
-
 /*
  * A store made by the migrations before the aggregates existed, holding finished and open
  * jobs, is upgraded: the new tables are filled from its jobs, and stats and queue counts agree
@@ -93,14 +86,8 @@ static void exec_ok(sqlite3 *db, const char *sql)
 static void test_upgrade_fills_aggregates(void **state)
 {
     (void)state;
-    char dir[256], path[512], url[600];
-    sl_test_tmpdir(dir);
-    snprintf(path, sizeof path, "%s/old.db", dir);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    for (int v = 0; v < 4; v++)
-        exec_ok(db, sl_sqlite_migrations[v]);
-    exec_ok(db, "PRAGMA user_version = 4");
+    char url[600];
+    sqlite3 *db = sl_test_old_sqlite(sl_sqlite_migrations, 4, url);
 
     const int64_t now = 1796040000000LL + 17 * 60000 + 5; /* mid-hour */
     const int64_t day = SL_MS_PER_DAY;
@@ -132,13 +119,12 @@ static void test_upgrade_fills_aggregates(void **state)
                  id, i % 2 ? "csv" : "json", rows[i].status, (long long)rows[i].created,
                  (long long)rows[i].created, (long long)rows[i].started,
                  (long long)rows[i].completed, (long long)rows[i].ms);
-        exec_ok(db, sql);
+        sl_test_sql_ok(db, sql);
     }
     sqlite3_close(db);
 
     struct sl_store *s;
     struct sl_error err = {0};
-    snprintf(url, sizeof url, "sqlite:%s", path);
     check_rc(sl_store_open(url, &s, &err), 0, &err);
     struct sl_stats st;
     check_rc(sl_store_stats(s, 7, NULL, now, &st, &err), 0, &err);

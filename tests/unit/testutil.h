@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "blob/blob.h"
@@ -91,6 +92,34 @@ static inline const char *sl_test_tmpdir(char buf[256])
     if (!mkdtemp(buf))
         fail_msg("mkdtemp failed");
     return buf;
+}
+
+/* Runs sql on db (a connection of the test's own, e.g. to make an older schema); fails the test
+ * with SQLite's message when it fails. */
+static inline void sl_test_sql_ok(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
+/*
+ * Makes a store file in a new folder at schema version `version` by running the first `version`
+ * of `migrations` (sl_sqlite_migrations), as an older sluice left it, for upgrade tests. Returns
+ * the open connection (the caller adds rows, then closes it) and the store's URL in url.
+ */
+static inline sqlite3 *sl_test_old_sqlite(const char *const *migrations, int version, char url[600])
+{
+    char dir[256], pragma[64];
+    sqlite3 *db = NULL;
+    sl_test_tmpdir(dir);
+    snprintf(url, 600, "sqlite:%s/old.db", dir);
+    assert_int_equal(sqlite3_open(url + strlen("sqlite:"), &db), SQLITE_OK);
+    for (int v = 0; v < version; v++)
+        sl_test_sql_ok(db, migrations[v]);
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version);
+    sl_test_sql_ok(db, pragma);
+    return db;
 }
 
 /* Writes text to path, replacing what was there. */
