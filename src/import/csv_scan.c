@@ -981,15 +981,12 @@ struct slot {
 
 /* Where the segment being read may be cut (the worker's alone; see find_cut). */
 struct cutter {
-    size_t done;                 /* bytes of whole 64-byte blocks looked at */
+    size_t done;                 /* bytes of whole 64-byte blocks taken in: no bad quote there */
     uint64_t in_quotes, prev_ok; /* about byte done - 1: as in struct block */
-    uint64_t close_last, eol_last;
+    uint64_t close_last;
     long long lines; /* line ends in [0, done) */
-    int bad;         /* a byte the fast path cannot read was met: no cut after it */
-    /* The last block with a line end that may end the segment, resolved by cut_at. */
-    size_t end_at;
-    uint64_t ends, eol, pairs;
-    long long end_lines; /* line ends before that block */
+    int bad;         /* the block at done holds a quote the fast path cannot read */
+    size_t floor;    /* blocks below this one were looked at by an earlier call: no cut there */
 };
 
 struct ahead {
@@ -1038,82 +1035,181 @@ static inline long long bits(uint64_t x)
     return (long long)((x * 0x0101010101010101u) >> 56);
 }
 
-/*
- * One block of find_cut: its line ends outside quotes by quote parity, read the way the fast
- * path reads them, before any byte the fast path cannot read; and its line ends, all of them
- * (a CRLF once). A block of fewer than 64 bytes is looked at without being taken in.
- */
-static inline __attribute__((always_inline)) void
-cut_block(struct cutter *c, const unsigned char *buf, size_t len, unsigned char delim, int sse)
+/* The line ends among `which` of the block at `at` whose line ends are eol: a CR, or an LF but
+ * the one of a CRLF (whose CR may be the byte before the block). */
+static long long lines_in(const unsigned char *buf, size_t at, uint64_t eol, uint64_t which,
+                          int sse)
 {
-    size_t at = c->done, n = len - at < BLOCK ? len - at : BLOCK;
-    struct masks m = block_masks(buf + at, delim, sse);
-    uint64_t keep = n == BLOCK ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
-    uint64_t quote = m.quote & keep, eol = m.eol & keep;
-    uint64_t prev_ok = at ? c->prev_ok : 1; /* a segment starts a row */
-    uint64_t inside = prefix_xor(quote) ^ c->in_quotes;
-    uint64_t structural = ((m.delim & keep) | eol) & ~inside;
-    uint64_t open = quote & inside, close = quote & ~inside;
-    uint64_t bad = (open & ~((structural | close) << 1 | prev_ok)) |
-                   (close & ~((structural | open) >> 1) & (~(uint64_t)0 >> 1));
-    if (c->close_last && !((structural | open) & 1))
-        bad |= 1;
-    if (n < BLOCK) /* the byte after the last is still to come: it may make a quote right */
-        bad &= ~((uint64_t)1 << (n - 1));
-    uint64_t before = bad ? ((uint64_t)1 << __builtin_ctzll(bad)) - 1 : ~(uint64_t)0;
-    uint64_t pairs = 0, touching = eol & (eol << 1 | c->eol_last);
-    if (__builtin_expect(touching != 0, 0)) { /* maybe CRLF: the LF of each pair */
-        uint64_t cr = cr_mask(buf + at, sse) & keep;
-        pairs = touching & ~cr & (cr << 1 | (uint64_t)(at && buf[at - 1] == '\r'));
-    }
-    uint64_t ends = eol & structural & before;
-    if (at + n == len && buf[len - 1] == '\r') /* its LF may come next: not an end yet */
-        ends &= ~((uint64_t)1 << (n - 1));
-    if (ends) {
-        c->end_at = at;
-        c->ends = ends;
-        c->eol = eol;
-        c->pairs = pairs;
-        c->end_lines = c->lines;
-    }
-    c->bad = bad != 0;
-    if (n < BLOCK || bad)
-        return;
-    c->done += BLOCK;
-    c->lines += bits(eol) - (pairs ? bits(pairs) : 0);
-    c->in_quotes = (uint64_t)0 - (inside >> 63);
-    c->prev_ok = (structural | close) >> 63;
-    c->close_last = close >> 63;
-    c->eol_last = eol >> 63;
+    eol &= which;
+    if (!eol)
+        return 0;
+    uint64_t cr = cr_mask(buf + at, sse);
+    uint64_t pairs = eol & ~cr & (cr << 1 | (uint64_t)(at && buf[at - 1] == '\r'));
+    return bits(eol) - (pairs ? bits(pairs) : 0);
 }
 
 /*
- * Looks at buf[c->done, len) for the last place the segment may be cut: 0 when there is none
- * yet; c->bad when the segment holds a quote the fast path does not read the usual way, with no
- * cut after it. Up to the first such quote the fast path's reading of quotes (by parity) is
- * libcsv's, so a line end outside quotes by parity ends a row: the next segment starts one,
- * which is all a span needs to give the rows the stream's scanner would. (A NUL byte changes no
- * parity, and its segment fails there, before any row after it is handed out.) A CR is a cut
- * only when the byte after it is there and not an LF (CRLF stays whole).
+ * The quotes of one whole block, read the way the fast path reads them: 1 and the block taken in
+ * (the carries about its last byte), or 0 when it holds a quote the fast path cannot read. sep is
+ * the delimiters and line ends, inside quotes or not: next to a quote that opens or closes by
+ * parity, a delimiter or line end is outside quotes, so this is the fast path's test.
+ */
+static inline __attribute__((always_inline)) int cut_take(struct cutter *c, uint64_t quote,
+                                                          uint64_t sep)
+{
+    uint64_t inside = prefix_xor(quote) ^ c->in_quotes;
+    uint64_t open = quote & inside, close = quote & ~inside;
+    uint64_t bad = (open & ~((sep | close) << 1 | c->prev_ok)) |
+                   (close & ~((sep | open) >> 1) & (~(uint64_t)0 >> 1));
+    if (c->close_last && !((sep | open) & 1))
+        bad |= 1;
+    if (bad)
+        return 0;
+    c->done += BLOCK;
+    c->in_quotes = (uint64_t)0 - (inside >> 63);
+    c->prev_ok = (sep | close) >> 63;
+    c->close_last = close >> 63;
+    return 1;
+}
+
+#ifdef __SSE2__
+/* The SSE2 cut_forward: the masks as two movemasks a block, line ends counted in byte lanes. */
+static void cut_forward_sse2(struct cutter *c, const unsigned char *buf, size_t len,
+                             unsigned char delim)
+{
+    const __m128i quote = _mm_set1_epi8('"'), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+    const __m128i d = _mm_set1_epi8((char)delim);
+    while (c->done + BLOCK <= len && !c->bad) {
+        __m128i acc = _mm_setzero_si128(); /* line ends, per lane: 4 a block at most */
+        long long pairs = 0;
+        for (int n = 0; n < 63 && c->done + BLOCK <= len; n++) {
+            const unsigned char *p = buf + c->done;
+            uint64_t q = 0, sep = 0;
+            __m128i any_cr = _mm_setzero_si128(), sum = _mm_setzero_si128();
+            for (int i = 0; i < BLOCK; i += 16) {
+                __m128i x = _mm_load_si128((const __m128i *)(const void *)(p + i));
+                __m128i r = _mm_cmpeq_epi8(x, cr), l = _mm_cmpeq_epi8(x, lf);
+                any_cr = _mm_or_si128(any_cr, r);
+                sum = _mm_sub_epi8(_mm_sub_epi8(sum, r), l);
+                q |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) << i;
+                sep |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                           _mm_or_si128(_mm_or_si128(r, l), _mm_cmpeq_epi8(x, d)))
+                       << i;
+            }
+            if (!cut_take(c, q, sep)) {
+                c->bad = 1;
+                break;
+            }
+            acc = _mm_add_epi8(acc, sum);
+            if (__builtin_expect(_mm_movemask_epi8(any_cr) != 0 || p[-1] == '\r', 0)) {
+                size_t at = c->done - BLOCK; /* CRLF counts once (its CR may be before p) */
+                uint64_t eol = block_masks(buf + at, delim, 1).eol;
+                pairs += bits(eol) - lines_in(buf, at, eol, ~(uint64_t)0, 1);
+            }
+        }
+        __m128i s = _mm_sad_epu8(acc, _mm_setzero_si128());
+        c->lines +=
+            (long long)(_mm_cvtsi128_si64(s) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s))) - pairs;
+    }
+}
+#endif
+
+/* Takes in the whole blocks of buf[c->done, len) up to the first one with a quote the fast path
+ * cannot read (c->bad), counting their line ends. */
+static void cut_forward(struct cutter *c, const unsigned char *buf, size_t len, unsigned char delim,
+                        int sse)
+{
+#ifdef __SSE2__
+    if (sse) {
+        cut_forward_sse2(c, buf, len, delim);
+        return;
+    }
+#endif
+    while (c->done + BLOCK <= len && !c->bad) {
+        struct masks m = masks_scalar(buf + c->done, delim);
+        if (!cut_take(c, m.quote, m.delim | m.eol))
+            c->bad = 1;
+        else
+            c->lines += lines_in(buf, c->done - BLOCK, m.eol, ~(uint64_t)0, 0);
+    }
+}
+
+/*
+ * The line ends outside quotes by parity in the block at `at` (n bytes of it there), starting
+ * inside quotes when in_quotes is all ones, before any quote the fast path cannot read there
+ * (bad: with the carries of c, for the block at c->done; 0 for a block taken in, all good); *end
+ * gets in_quotes after its last byte. A CR at len - 1 is none: its LF may come next.
+ */
+static uint64_t cut_ends(const struct cutter *c, const unsigned char *buf, size_t at, size_t len,
+                         unsigned char delim, int sse, uint64_t in_quotes, int check,
+                         uint64_t *eolp)
+{
+    size_t n = len - at < BLOCK ? len - at : BLOCK;
+    struct masks m = block_masks(buf + at, delim, sse);
+    uint64_t keep = n == BLOCK ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+    uint64_t quote = m.quote & keep, eol = m.eol & keep, sep = (m.delim & keep) | eol;
+    uint64_t inside = prefix_xor(quote) ^ in_quotes;
+    uint64_t before = ~(uint64_t)0;
+    if (check) {
+        uint64_t open = quote & inside, close = quote & ~inside;
+        uint64_t bad = (open & ~((sep | close) << 1 | c->prev_ok)) |
+                       (close & ~((sep | open) >> 1) & (~(uint64_t)0 >> 1));
+        if (c->close_last && !((sep | open) & 1))
+            bad |= 1;
+        if (n < BLOCK) /* the byte after the last is still to come: it may make a quote right */
+            bad &= ~((uint64_t)1 << (n - 1));
+        before = bad ? ((uint64_t)1 << __builtin_ctzll(bad)) - 1 : ~(uint64_t)0;
+    }
+    uint64_t ends = eol & ~inside & before;
+    if (at + n == len && buf[len - 1] == '\r')
+        ends &= ~((uint64_t)1 << (n - 1));
+    *eolp = eol;
+    return ends;
+}
+
+/*
+ * Looks at buf[0, len) (of which an earlier call looked at what it was given) for the last place
+ * the segment may be cut: 0 when there is none yet; c->bad when the segment holds a quote the fast
+ * path does not read the usual way, with no cut after it. Up to the first such quote the fast
+ * path's reading of quotes (by parity) is libcsv's, so a line end outside quotes by parity ends
+ * a row: the next segment starts one, which is all a span needs to give the rows the stream's
+ * scanner would. (A NUL byte changes no parity, and its segment fails there, before any row after
+ * it is handed out.) A CR is a cut only when the byte after it is there and not an LF (CRLF stays
+ * whole). The whole blocks are read once, for quotes and line ends alone; the line ends outside
+ * quotes are looked for from the end back, where the cut nearly always is: parity at a block's
+ * start is parity at its end, and the parity of its quotes.
  */
 static size_t find_cut(struct cutter *c, const unsigned char *buf, size_t len, unsigned char delim,
                        int sse, long long *lines)
 {
-    while (c->done < len && !c->bad) {
-        size_t before = c->done;
-        if (sse)
-            cut_block(c, buf, len, delim, 1);
-        else
-            cut_block(c, buf, len, delim, 0);
-        if (c->done == before)
-            break;
+    cut_forward(c, buf, len, delim, sse);
+    uint64_t eol, ends, in_end = c->in_quotes;
+    size_t floor = c->floor;
+    c->floor = (len - 1) & ~(size_t)(BLOCK - 1);
+    if (c->done < len) { /* the block at done: not whole, or with a bad quote */
+        ends = cut_ends(c, buf, c->done, len, delim, sse, c->in_quotes, 1, &eol);
+        if (ends) {
+            unsigned e = 63 - (unsigned)__builtin_clzll(ends);
+            *lines = c->lines + lines_in(buf, c->done, eol, ((uint64_t)2 << e) - 1, sse);
+            return c->done + e + 1;
+        }
     }
-    if (!c->ends)
-        return 0;
-    unsigned e = 63 - (unsigned)__builtin_clzll(c->ends);
-    uint64_t upto = ((uint64_t)2 << e) - 1;
-    *lines = c->end_lines + bits(c->eol & upto) - bits(c->pairs & upto);
-    return c->end_at + e + 1;
+    long long after = 0; /* line ends from the block after the one looked at to done */
+    for (size_t at = c->done; at > floor;) {
+        at -= BLOCK;
+        uint64_t quote = block_masks(buf + at, delim, sse).quote;
+        uint64_t in_start = in_end ^ ((uint64_t)0 - (prefix_xor(quote) >> 63));
+        ends = cut_ends(c, buf, at, len, delim, sse, in_start, 0, &eol);
+        if (ends) {
+            unsigned e = 63 - (unsigned)__builtin_clzll(ends);
+            uint64_t upto = ((uint64_t)2 << e) - 1;
+            *lines = c->lines - after - lines_in(buf, at, eol, ~upto, sse);
+            return at + e + 1;
+        }
+        after += lines_in(buf, at, eol, ~(uint64_t)0, sse);
+        in_end = in_start;
+    }
+    return 0;
 }
 
 /* The slot's bytes for the caller of read: the carry, then reads until there is a cut, the
