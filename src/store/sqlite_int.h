@@ -46,6 +46,7 @@ struct sqlite_store {
     pthread_mutex_t ckpt_lock; /* guards the two flags below */
     pthread_cond_t ckpt_cond;
     int ckpt_wanted, ckpt_stop;
+    int ckpt_frames; /* the WAL's frames at the last commit (the hook's, under lock) */
     int ckpt_inited, ckpt_running;
 };
 
