@@ -83,13 +83,19 @@ static int lookup_id(struct sqlite_store *ss, const char *add_sql, const char *i
     return rc;
 }
 
+/* Binds a key's parts at ?i and ?i+1 (the key outlives the statement's use). */
+static void bind_key(sqlite3_stmt *st, int i, const char *key)
+{
+    int64_t num;
+    size_t len = strlen(key), head = sl_record_key_split(key, len, &num);
+    sqlite3_bind_text(st, i, key, (int)head, SQLITE_STATIC);
+    sqlite3_bind_int64(st, i + 1, num);
+}
+
 /* Binds one row's key parts and text at ?first.. (the strings outlive the step). */
 static void bind_row(sqlite3_stmt *st, int first, const struct sl_record_in *rec)
 {
-    int64_t num;
-    size_t len = strlen(rec->key), head = sl_record_key_split(rec->key, len, &num);
-    sqlite3_bind_text(st, first, rec->key, (int)head, SQLITE_STATIC);
-    sqlite3_bind_int64(st, first + 1, num);
+    bind_key(st, first, rec->key);
     sqlite3_bind_text(st, first + 2, rec->data, -1, SQLITE_STATIC);
 }
 
@@ -156,11 +162,10 @@ int sq_upsert_records(struct sl_store *s, const char *tenant, const char *type, 
     size_t i = 0;
     int rc;
 
-    for (i = 0; !columns && i < n; i++)
-        if (recs[i].data[0] != '{')
+    for (size_t k = 0; !columns && k < n; k++) /* values cannot be read back without names */
+        if (recs[k].data[0] != '{')
             return sl_err_set(err, SL_EINVALID, "sqlite: record '%.100s' has values but no columns",
-                              recs[i].key);
-    i = 0;
+                              recs[k].key);
     if ((rc = sq_write_lock(ss, err)) != 0 ||
         (rc = lookup_id(ss, space_add_sql, space_id_sql, tenant, type, &space, err)) != 0 ||
         (rc = lookup_id(ss, job_add_sql, job_id_sql, job_id, columns, &job, err)) != 0 ||
@@ -336,15 +341,6 @@ static int fill_record(sqlite3_stmt *st, struct cols_cache *cache, struct sl_rec
     r->created_at = sqlite3_column_int64(st, 4);
     r->updated_at = sqlite3_column_int64(st, 5);
     return rc ? rc : r->key ? 0 : SL_ENOMEM;
-}
-
-/* Binds a key's parts at ?i and ?i+1 (the key outlives the statement's use). */
-static void bind_key(sqlite3_stmt *st, int i, const char *key)
-{
-    int64_t num;
-    size_t len = strlen(key), head = sl_record_key_split(key, len, &num);
-    sqlite3_bind_text(st, i, key, (int)head, SQLITE_STATIC);
-    sqlite3_bind_int64(st, i + 1, num);
 }
 
 #define RECORD_COLS                                                                                \
